@@ -1,0 +1,70 @@
+"""losskit: every torch.nn loss, exact numerics, hand-derived gradients, on any array library.
+
+>>> import numpy as np, losskit
+>>> x = losskit.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+>>> loss = losskit.nn.functional.cross_entropy(x, np.array([2]))
+>>> loss.backward()
+>>> x.grad.shape
+(1, 3)
+"""
+
+from __future__ import annotations
+
+from . import functional
+from .autograd import (
+    Tensor,
+    abs,
+    as_tensor,
+    clamp,
+    enable_grad,
+    exp,
+    grad,
+    is_grad_enabled,
+    log,
+    log1p,
+    matmul,
+    max,
+    mean,
+    no_grad,
+    reshape,
+    set_grad_enabled,
+    sqrt,
+    sum,
+    tensor,
+    transpose,
+    value_and_grad,
+    where,
+)
+from .functional import logsumexp, log_softmax, sigmoid, softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor",
+    "abs",
+    "as_tensor",
+    "clamp",
+    "enable_grad",
+    "exp",
+    "functional",
+    "grad",
+    "is_grad_enabled",
+    "log",
+    "log1p",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "max",
+    "mean",
+    "no_grad",
+    "reshape",
+    "set_grad_enabled",
+    "sigmoid",
+    "softmax",
+    "sqrt",
+    "sum",
+    "tensor",
+    "transpose",
+    "value_and_grad",
+    "where",
+]

@@ -1,0 +1,83 @@
+"""Array namespace resolution and the few helpers every op shares.
+
+Everything in ``losses/`` is written against the Python Array API standard: the namespace ``xp``
+is resolved once, at the public boundary, and passed down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+
+def is_array(obj: Any) -> bool:
+    """True for an array of any Array API library (NumPy, torch, JAX, CuPy, Dask, strict)."""
+    return array_api_compat.is_array_api_obj(obj) and not isinstance(obj, (bool, int, float))
+
+
+def namespace(*arrays: Any) -> Any:
+    """The Array API namespace shared by ``arrays`` (``None`` entries are skipped).
+
+    Raises TypeError when the arrays come from different libraries.
+    """
+    present = [a for a in arrays if a is not None]
+    try:
+        return array_api_compat.array_namespace(*present)
+    except TypeError as exc:
+        kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in present})
+        raise TypeError(
+            f"all arrays of one call must come from one array library, got {', '.join(kinds)}"
+        ) from exc
+
+
+def is_numpy_namespace(xp: Any) -> bool:
+    return array_api_compat.is_numpy_namespace(xp)
+
+
+def is_floating(xp: Any, x: Any) -> bool:
+    return xp.isdtype(x.dtype, "real floating")
+
+
+def is_integral(xp: Any, x: Any) -> bool:
+    return xp.isdtype(x.dtype, "integral")
+
+
+@contextlib.contextmanager
+def quiet(xp: Any):
+    """Silence NumPy's floating-point warnings: like torch, an op's inf or nan is its answer.
+
+    Every op runs inside this (see ``dispatch``), so 0/0 in an empty 'mean' gives a silent nan.
+    """
+    if is_numpy_namespace(xp):
+        with np.errstate(all="ignore"):
+            yield
+    else:
+        yield
+
+
+def as_result(xp: Any, value: Any) -> Any:
+    """NumPy turns 0-d results into scalars; losskit always returns arrays of the input's kind."""
+    if is_numpy_namespace(xp) and not isinstance(value, np.ndarray):
+        return np.asarray(value)
+    return value
+
+
+def onehot(xp: Any, index: Any, n: int, axis: int, dtype: Any) -> Any:
+    """One-hot of integer ``index`` along a new axis ``axis`` of length ``n``, in ``dtype``.
+
+    Built by comparison with an arange, so no scatter, no boolean mask, no data-dependent shape.
+    """
+    shape = [1] * (index.ndim + 1)
+    shape[axis] = n
+    classes = xp.reshape(xp.arange(n, dtype=index.dtype, device=_device(index)), tuple(shape))
+    return xp.astype(xp.expand_dims(index, axis=axis) == classes, dtype)
+
+
+def _device(x: Any) -> Any:
+    return array_api_compat.device(x)
+
+
+device = _device

@@ -1,0 +1,153 @@
+"""Argument validation at the public boundary, with messages that name the argument.
+
+Ops assume valid input; every check happens here, once. Checks of values (class indices in range,
+probabilities in [0, 1]) run only on arrays whose values are at hand: not on lazy Dask arrays nor
+on JAX tracers inside jit.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import array_api_compat
+
+from . import _array
+from .autograd.tensor import Tensor
+
+
+def data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def array(x: Any, name: str) -> Any:
+    """``x`` must be an array or a Tensor; returns its array."""
+    d = data(x)
+    if not _array.is_array(d):
+        raise TypeError(f"{name} must be an array or a losskit.Tensor, got {type(x).__name__}")
+    return d
+
+
+def optional_array(x: Any, name: str) -> Any:
+    return None if x is None else array(x, name)
+
+
+def floating(x: Any, name: str) -> Any:
+    d = array(x, name)
+    if not _array.is_floating(_array.namespace(d), d):
+        raise TypeError(f"{name} must have a real floating-point dtype, got {d.dtype}")
+    return d
+
+
+def same_dtype(x: Any, name: str, like: Any, like_name: str = "input") -> Any:
+    d = floating(x, name)
+    if d.dtype != like.dtype:
+        raise TypeError(f"{name} must have {like_name}'s dtype {like.dtype}, got {d.dtype}")
+    return d
+
+
+def same_shape(x: Any, name: str, like: Any, like_name: str = "input") -> None:
+    if tuple(x.shape) != tuple(like.shape):
+        raise ValueError(
+            f"{name} shape {tuple(x.shape)} must match {like_name} shape {tuple(like.shape)} "
+            "(losskit does not broadcast input against target)"
+        )
+
+
+def broadcastable_to(x: Any, name: str, shape: tuple[int, ...]) -> None:
+    """``x`` must broadcast to ``shape`` without enlarging it."""
+    xs = tuple(x.shape)
+    ok = len(xs) <= len(shape) and all(
+        a == b or a == 1 for a, b in zip(reversed(xs), reversed(shape))
+    )
+    if not ok:
+        raise ValueError(f"{name} of shape {xs} must broadcast to the input's shape {tuple(shape)}")
+
+
+def number(value: Any, name: str, *, low: float | None = None, low_open: bool = False,
+           high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if low is not None and (v < low or (low_open and v == low)):
+        relation = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {relation} {low}, got {value!r}")
+    if high is not None and v > high:
+        raise ValueError(f"{name} must be <= {high}, got {value!r}")
+    return v
+
+
+def integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def concrete(x: Any) -> bool:
+    """True when ``x``'s values can be inspected without computing a lazy graph or a trace."""
+    if array_api_compat.is_dask_array(x):
+        return False
+    if array_api_compat.is_jax_array(x):
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    return True
+
+
+def _any(x: Any) -> bool:
+    return bool(_array.namespace(x).any(x))
+
+
+def in_unit_interval(x: Any, name: str) -> None:
+    if concrete(x) and _any((x < 0) | (x > 1)):
+        raise ValueError(f"all elements of {name} must be between 0 and 1 (probabilities)")
+
+
+def class_weight(weight: Any, n_classes: int, like: Any) -> Any:
+    if weight is None:
+        return None
+    w = same_dtype(weight, "weight", like)
+    if w.ndim != 1 or w.shape[0] != n_classes:
+        raise ValueError(
+            f"weight must be a 1-D array of length C={n_classes} (one weight per class), "
+            f"got shape {tuple(w.shape)}"
+        )
+    return w
+
+
+def class_input(x: Any, name: str = "input") -> Any:
+    d = floating(x, name)
+    if d.ndim < 1:
+        raise ValueError(f"{name} must have shape (C), (N, C) or (N, C, d1, ..., dk), got a 0-d array")
+    return d
+
+
+def class_index_target(target: Any, x: Any, ignore_index: int) -> Any:
+    """Integer class indices of shape ``input.shape`` without the class axis, in [0, C)."""
+    t = array(target, "target")
+    xp = _array.namespace(t)
+    if not _array.is_integral(xp, t):
+        raise TypeError(
+            f"target must hold integer class indices (or probabilities of the input's shape), "
+            f"got dtype {t.dtype} and shape {tuple(t.shape)}"
+        )
+    axis = 1 if x.ndim >= 2 else 0
+    expected = tuple(s for i, s in enumerate(x.shape) if i != axis)
+    if tuple(t.shape) != expected:
+        if x.ndim >= 2 and t.ndim >= 1 and t.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"target batch size {t.shape[0]} must match input batch size {x.shape[0]} "
+                f"(input shape {tuple(x.shape)}, target shape {tuple(t.shape)})"
+            )
+        raise ValueError(f"target shape {tuple(t.shape)} must be {expected} for input shape {tuple(x.shape)}")
+    n_classes = x.shape[axis]
+    if concrete(t) and t.size:
+        bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
+        if _any(bad):
+            high = int(xp.max(xp.where(bad, t, -1)))
+            offender = high if high >= n_classes else int(xp.min(xp.where(bad, t, 0)))
+            raise IndexError(
+                f"target {offender} is out of bounds: class indices must be in [0, {n_classes}) "
+                f"or equal ignore_index={ignore_index}"
+            )
+    return t

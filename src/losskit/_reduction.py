@@ -1,0 +1,72 @@
+"""Reduction modes, torch's legacy ``size_average``/``reduce`` mapping, and reduction gradients.
+
+One place for each: every loss validates its ``reduction`` here, reduces here, and scales its
+gradient here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def resolve(
+    reduction: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    *,
+    allowed: tuple[str, ...] = REDUCTIONS,
+) -> str:
+    """The effective reduction string, as torch computes it.
+
+    ``size_average``/``reduce`` (deprecated in torch) override ``reduction`` when either is given:
+    both default to True; ``reduce=False`` means 'none', else ``size_average`` picks mean or sum.
+    """
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = ("mean" if size_average else "sum") if reduce else "none"
+        warnings.warn(
+            "size_average and reduce are deprecated (as in torch); "
+            f"use reduction={reduction!r} instead",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    if reduction == "elementwise_mean":
+        warnings.warn(
+            "reduction='elementwise_mean' is deprecated; use reduction='mean'",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        reduction = "mean"
+    if not isinstance(reduction, str) or reduction not in allowed:
+        raise ValueError(
+            f"reduction must be one of {', '.join(repr(r) for r in allowed)}, got {reduction!r}"
+        )
+    return reduction
+
+
+def reduce(xp: Any, loss: Any, reduction: str, total: Any = None) -> Any:
+    """Reduce an unreduced loss. ``total`` is the 'mean' denominator; default: the element count.
+
+    An empty 'mean' is nan and an empty 'sum' is 0, as in torch.
+    """
+    if reduction == "none":
+        return loss
+    summed = xp.sum(loss)
+    if reduction == "sum":
+        return summed
+    return summed / (loss.size if total is None else total)
+
+
+def scale(xp: Any, grad_output: Any, reduction: str, total: Any = None, size: int = 1) -> Any:
+    """The factor d(reduced)/d(loss element) times ``grad_output``, broadcastable to the loss.
+
+    For 'none' that is ``grad_output`` itself (of the loss's shape); for 'sum' the 0-d
+    ``grad_output``; for 'mean' ``grad_output / total`` (``total`` defaulting to ``size``).
+    """
+    if reduction == "mean":
+        return grad_output / (size if total is None else total)
+    return grad_output

@@ -1,0 +1,25 @@
+"""Hands an op to the autodiff system that fits its inputs.
+
+* any ``losskit.Tensor`` among the inputs: losskit's own engine records a graph node;
+* otherwise plain arrays of any Array API library: forward evaluation, an array of that kind back.
+
+Every forward and backward runs silenced for NumPy's floating-point warnings: as in torch, an
+inf or nan an op produces is its answer, not a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from . import _array
+from .autograd.tensor import Tensor, apply
+from .losses._op import Op
+
+
+def call(op: Op, inputs: Sequence[Any], **options: Any) -> Any:
+    if any(isinstance(v, Tensor) for v in inputs):
+        return apply(op, inputs, **options)
+    xp = _array.namespace(*(v for v in inputs if _array.is_array(v)))
+    with _array.quiet(xp):
+        value, _ = op.forward(xp, tuple(inputs), **options)
+    return _array.as_result(xp, value)

@@ -1,0 +1,144 @@
+r"""The activations fused into losses: log-sum-exp, (log-)softmax, (log-)sigmoid, softplus.
+
+The stable forms, each used in one place:
+
+* ``logsumexp(x) = m + log1p(sum_{i != argmax} exp(x_i - m))`` with ``m = max(x)``: the shift
+  keeps ``exp`` from overflowing, and ``log1p`` keeps the digits of a sum that is ``1 + tiny``
+  (where ``log(1 + tiny)`` would round to 0 and ``log_softmax`` of the top class would be 0
+  instead of ``-tiny``). A non-finite maximum is the answer itself (``+inf``, ``-inf``, nan).
+* ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``: never overflows, exact for ``x << 0``.
+* ``log_sigmoid(x) = -softplus(-x)``; ``sigmoid(x)`` from ``e = exp(-|x|)`` as ``1 / (1 + e)``
+  or ``e / (1 + e)``, so neither branch overflows; ``sigmoid'(x) = e / (1 + e)^2``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._op import Op
+
+
+def logsumexp_keepdims(xp, x, axis):
+    """log(sum(exp(x), axis)) with the reduced axis kept; see the module docstring."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    finite = xp.isfinite(m)
+    m0 = xp.where(finite, m, 0.0)
+    is_max = x == m
+    # Exclude the maxima from the sum (each contributes exactly 1); count all but one back in.
+    rest = xp.exp(xp.where(is_max | ~finite, -math.inf, x - m0))
+    ties = xp.sum(xp.astype(is_max, x.dtype), axis=axis, keepdims=True) - 1.0
+    return xp.where(finite, m0 + xp.log1p(xp.sum(rest, axis=axis, keepdims=True) + ties), m)
+
+
+def log_softmax_forward(xp, x, axis):
+    """``(log_softmax(x), softmax(x))`` along ``axis``."""
+    lse = logsumexp_keepdims(xp, x, axis)
+    # x - lse is nan only where both are +inf; torch gives nan there too.
+    logp = x - lse
+    return logp, xp.exp(logp)
+
+
+# --- logsumexp ----------------------------------------------------------------------------------
+
+
+def _logsumexp_fwd(xp, inputs, axis, keepdims):
+    x = inputs[0]
+    lse = logsumexp_keepdims(xp, x, axis)
+    out = lse if keepdims else xp.squeeze(lse, axis=axis)
+    return out, (x, lse)
+
+
+def _logsumexp_bwd(xp, res, g, needs, axis, keepdims):
+    x, lse = res
+    if not keepdims:
+        g = xp.expand_dims(g, axis=axis) if isinstance(axis, int) else _expand(xp, g, axis)
+    return (g * xp.exp(x - lse),)
+
+
+def _expand(xp, g, axes):
+    for a in sorted(axes):
+        g = xp.expand_dims(g, axis=a)
+    return g
+
+
+logsumexp = Op("LogsumexpBackward0", _logsumexp_fwd, _logsumexp_bwd)
+
+
+# --- softmax and log_softmax --------------------------------------------------------------------
+
+
+def _log_softmax_fwd(xp, inputs, axis):
+    logp, p = log_softmax_forward(xp, inputs[0], axis)
+    return logp, p
+
+
+def _log_softmax_bwd(xp, p, g, needs, axis):
+    return (g - p * xp.sum(g, axis=axis, keepdims=True),)
+
+
+def _softmax_fwd(xp, inputs, axis):
+    _, p = log_softmax_forward(xp, inputs[0], axis)
+    return p, p
+
+
+def _softmax_bwd(xp, p, g, needs, axis):
+    gp = g * p
+    return (gp - p * xp.sum(gp, axis=axis, keepdims=True),)
+
+
+log_softmax = Op("LogSoftmaxBackward0", _log_softmax_fwd, _log_softmax_bwd)
+softmax = Op("SoftmaxBackward0", _softmax_fwd, _softmax_bwd)
+
+
+# --- sigmoid family -----------------------------------------------------------------------------
+
+
+def sigmoid_parts(xp, x):
+    """``(e, sigmoid(x), sigmoid(-x))`` with ``e = exp(-|x|)``: no overflow, no cancellation."""
+    e = xp.exp(-xp.abs(x))
+    inv = 1.0 / (1.0 + e)
+    nonneg = x >= 0
+    return e, xp.where(nonneg, inv, e * inv), xp.where(nonneg, e * inv, inv)
+
+
+def softplus_from(xp, x, e):
+    """softplus(x) = log(1 + exp(x)), given ``e = exp(-|x|)``."""
+    return xp.maximum(x, 0.0) + xp.log1p(e)
+
+
+def _sigmoid_fwd(xp, inputs):
+    e, s, _ = sigmoid_parts(xp, inputs[0])
+    return s, e
+
+
+def _sigmoid_bwd(xp, e, g, needs):
+    # sigmoid(x) * sigmoid(-x) = e / (1 + e)^2 for either sign of x.
+    inv = 1.0 / (1.0 + e)
+    return (g * e * inv * inv,)
+
+
+def _logsigmoid_fwd(xp, inputs):
+    x = inputs[0]
+    e, _, s_neg = sigmoid_parts(xp, x)
+    return -softplus_from(xp, -x, e), s_neg
+
+
+def _logsigmoid_bwd(xp, s_neg, g, needs):
+    return (g * s_neg,)
+
+
+def _softplus_fwd(xp, inputs, beta, threshold):
+    x = inputs[0]
+    z = x * beta
+    e, s, _ = sigmoid_parts(xp, z)
+    linear = z > threshold  # torch's definition: the identity above the threshold
+    return xp.where(linear, x, softplus_from(xp, z, e) / beta), xp.where(linear, 1.0, s)
+
+
+def _softplus_bwd(xp, slope, g, needs, beta, threshold):
+    return (g * slope,)
+
+
+sigmoid = Op("SigmoidBackward0", _sigmoid_fwd, _sigmoid_bwd)
+logsigmoid = Op("LogSigmoidBackward0", _logsigmoid_fwd, _logsigmoid_bwd)
+softplus = Op("SoftplusBackward0", _softplus_fwd, _softplus_bwd)

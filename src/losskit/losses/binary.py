@@ -1,0 +1,86 @@
+r"""Binary cross entropy, on probabilities and on logits.
+
+``binary_cross_entropy``: ``l = -w [y max(log x, -100) + (1 - y) max(log(1 - x), -100)]``,
+the clamp at -100 being torch's definition (it keeps ``0 * log 0`` finite). ``log(1 - x)`` is
+computed as ``log1p(-x)``, exact for small ``x``. The gradient is the derivative of that
+definition: ``(x - y) / (x (1 - x))`` where neither log is clamped, and each term's own
+derivative (``-y / x`` or ``(1 - y) / (1 - x)``) where the other is clamped. Torch instead divides
+by ``max(x (1 - x), 1e-12)``, which is wrong for ``x < 1e-12`` (see the deviations page).
+
+``binary_cross_entropy_with_logits``: ``l = w [p y softplus(-x) + (1 - y) softplus(x)]`` with
+``p`` the pos_weight; ``softplus(-x) = -log sigmoid(x)``. Written this way no term cancels: for
+``y = 0, x = -40`` the value is ``softplus(-40) = 4.2e-18`` (torch's fused formula gives 0 in
+float32). ``dl/dx = w [(1 - y) sigmoid(x) - p y sigmoid(-x)]``, again without cancellation for
+hard labels; ``dl/dy = w [p softplus(-x) - softplus(x)]``.
+"""
+
+from __future__ import annotations
+
+from .. import _reduction
+from ._op import Op
+from .activations import sigmoid_parts, softplus_from
+
+LOG_CLAMP = -100.0
+
+
+def _bce_fwd(xp, inputs, reduction):
+    x, y, w = inputs
+    log_x = xp.maximum(xp.log(x), LOG_CLAMP)
+    log_1mx = xp.maximum(xp.log1p(-x), LOG_CLAMP)
+    loss = -(y * log_x + (1.0 - y) * log_1mx)
+    if w is not None:
+        loss = loss * w
+    return _reduction.reduce(xp, loss, reduction), (x, y, w, log_x, log_1mx)
+
+
+def _bce_bwd(xp, res, g, needs, reduction):
+    x, y, w, log_x, log_1mx = res
+    scale = _reduction.scale(xp, g, reduction, size=x.size)
+    if w is not None:
+        scale = scale * w
+    gx = gy = None
+    if needs[0]:
+        live_x = log_x > LOG_CLAMP  # where the clamp is active, that term's derivative is 0
+        live_1mx = log_1mx > LOG_CLAMP
+        safe_x = xp.where(live_x, x, 1.0)
+        safe_1mx = xp.where(live_1mx, 1.0 - x, 1.0)
+        one_sided = xp.where(live_x, -y / safe_x, 0.0) + xp.where(live_1mx, (1.0 - y) / safe_1mx, 0.0)
+        # Both logs live: the combined form, which does not cancel when y is close to x.
+        both = (x - y) / safe_x / safe_1mx
+        gx = scale * xp.where(live_x & live_1mx, both, one_sided)
+    if needs[1]:
+        gy = scale * (log_1mx - log_x)
+    return gx, gy, None
+
+
+binary_cross_entropy = Op("BinaryCrossEntropyBackward0", _bce_fwd, _bce_bwd, (0, 1))
+
+
+def _bce_logits_fwd(xp, inputs, reduction):
+    x, y, w, pos_weight = inputs
+    e, s_pos, s_neg = sigmoid_parts(xp, x)
+    sp_pos = softplus_from(xp, x, e)  # -log(1 - sigmoid(x))
+    sp_neg = softplus_from(xp, -x, e)  # -log(sigmoid(x))
+    py = y if pos_weight is None else pos_weight * y
+    loss = py * sp_neg + (1.0 - y) * sp_pos
+    if w is not None:
+        loss = loss * w
+    return _reduction.reduce(xp, loss, reduction), (y, w, pos_weight, py, s_pos, s_neg, sp_pos, sp_neg)
+
+
+def _bce_logits_bwd(xp, res, g, needs, reduction):
+    y, w, pos_weight, py, s_pos, s_neg, sp_pos, sp_neg = res
+    scale = _reduction.scale(xp, g, reduction, size=y.size)
+    if w is not None:
+        scale = scale * w
+    gx = scale * ((1.0 - y) * s_pos - py * s_neg) if needs[0] else None
+    gy = None
+    if needs[1]:
+        p_sp_neg = sp_neg if pos_weight is None else pos_weight * sp_neg
+        gy = scale * (p_sp_neg - sp_pos)
+    return gx, gy, None, None
+
+
+binary_cross_entropy_with_logits = Op(
+    "BinaryCrossEntropyWithLogitsBackward0", _bce_logits_fwd, _bce_logits_bwd, (0, 1)
+)

@@ -1,0 +1,124 @@
+r"""Cross entropy and negative log-likelihood over a class axis.
+
+Shapes (torch's): input ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``; the class axis is 1, or 0
+for unbatched input. Class-index targets drop the class axis; probability targets have the
+input's shape.
+
+Every variant is ``l_n = -sum_c a_nc log p_nc`` for nonnegative coefficients ``a``:
+
+* class indices ``t`` with class weights ``w`` and label smoothing ``eps``:
+  ``a_nc = (1 - eps) w_t [c = t_n] + (eps / C) w_c``, and ``a = 0`` where ``t_n == ignore_index``;
+  'mean' divides the sum by ``sum_n w_{t_n}`` over the targets not ignored (torch's definition:
+  all targets ignored gives nan);
+* probabilities ``y``: ``a_nc = w_c ((1 - eps) y_nc + eps / C)``; 'mean' divides by the number
+  of samples ``N d1 ... dk``.
+
+So the gradient with respect to the logits is one formula, ``dl_n/dz_nj = p_nj A_n - a_nj`` with
+``A_n = sum_c a_nc``, where ``p = softmax(z)`` comes with ``log p`` from one log-sum-exp.
+A zero coefficient contributes exactly 0 even where ``log p = -inf`` (``0 log 0 = 0``; torch
+gives nan there).
+
+``nll_loss`` is the same with ``log p`` given as the input and ``eps = 0``:
+``dl_n/dx_nj = -a_nj``.
+"""
+
+from __future__ import annotations
+
+from .. import _reduction
+from .._array import onehot
+from ._op import Op
+from .activations import log_softmax_forward
+
+
+def class_axis(ndim: int) -> int:
+    return 1 if ndim >= 2 else 0
+
+
+def _broadcast_weight(xp, weight, ndim, axis):
+    """Class weights ``(C,)`` shaped to broadcast along ``axis`` of an ``ndim``-d input."""
+    shape = [1] * ndim
+    shape[axis] = weight.shape[0]
+    return xp.reshape(weight, tuple(shape))
+
+
+def _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, dtype, smoothing):
+    """``a`` for class-index targets, and the per-sample target weight ``w_t`` (0 if ignored)."""
+    ignored = target == ignore_index
+    safe = xp.where(ignored, 0, target)
+    if weight is None:
+        w_t = xp.where(ignored, 0.0, 1.0)
+        w_t = xp.astype(w_t, dtype)
+    else:
+        w_t = xp.where(ignored, 0.0, xp.reshape(xp.take(weight, xp.reshape(safe, (-1,)), axis=0), safe.shape))
+    hot = onehot(xp, safe, n_classes, axis, dtype)
+    a = (1.0 - smoothing) * xp.expand_dims(w_t, axis=axis) * hot
+    if smoothing:
+        spread = smoothing / n_classes
+        w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, hot.ndim, axis)
+        live = xp.expand_dims(xp.astype(~ignored, dtype), axis=axis)
+        a = a + spread * w_c * live
+    return a, w_t, safe
+
+
+def _neg_weighted_sum(xp, a, logp, axis):
+    """``-sum_c a_c log p_c`` with ``0 * log 0 = 0``."""
+    return -xp.sum(xp.where(a == 0, 0.0, a * logp), axis=axis)
+
+
+def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities):
+    z, target, weight = inputs
+    axis = class_axis(z.ndim)
+    n_classes = z.shape[axis]
+    logp, p = log_softmax_forward(xp, z, axis)
+    total = None
+    if probabilities:
+        y = (1.0 - label_smoothing) * target + label_smoothing / n_classes if label_smoothing else target
+        a = y if weight is None else y * _broadcast_weight(xp, weight, z.ndim, axis)
+    else:
+        a, w_t, _ = _index_coefficients(
+            xp, target, weight, ignore_index, n_classes, axis, z.dtype, label_smoothing
+        )
+        if reduction == "mean":
+            total = xp.sum(w_t)
+    loss = _neg_weighted_sum(xp, a, logp, axis)
+    size = loss.size
+    return _reduction.reduce(xp, loss, reduction, total), (p, logp, a, weight, total, size, axis)
+
+
+def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabilities):
+    p, logp, a, weight, total, size, axis = res
+    scale = _reduction.scale(xp, g, reduction, total, size)
+    if reduction == "none":
+        scale = xp.expand_dims(scale, axis=axis)
+    gz = gy = None
+    if needs[0]:
+        gz = scale * (p * xp.sum(a, axis=axis, keepdims=True) - a)
+    if needs[1] and probabilities:
+        # d l / d y_c = -(1 - eps) w_c log p_c
+        w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
+        gy = -(1.0 - label_smoothing) * scale * w_c * logp
+    return gz, gy, None
+
+
+cross_entropy = Op("CrossEntropyLossBackward0", _ce_fwd, _ce_bwd, (0, 1))
+
+
+def _nll_fwd(xp, inputs, reduction, ignore_index):
+    x, target, weight = inputs
+    axis = class_axis(x.ndim)
+    a, w_t, safe = _index_coefficients(xp, target, weight, ignore_index, x.shape[axis], axis, x.dtype, 0.0)
+    picked = xp.squeeze(xp.take_along_axis(x, xp.expand_dims(safe, axis=axis), axis=axis), axis=axis)
+    loss = xp.where(w_t == 0, 0.0, -w_t * picked)
+    total = xp.sum(w_t) if reduction == "mean" else None
+    return _reduction.reduce(xp, loss, reduction, total), (a, total, loss.size, axis)
+
+
+def _nll_bwd(xp, res, g, needs, reduction, ignore_index):
+    a, total, size, axis = res
+    scale = _reduction.scale(xp, g, reduction, total, size)
+    if reduction == "none":
+        scale = xp.expand_dims(scale, axis=axis)
+    return (-scale * a, None, None)
+
+
+nll_loss = Op("NllLossBackward0", _nll_fwd, _nll_bwd, (0,))

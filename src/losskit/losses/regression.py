@@ -1,0 +1,82 @@
+r"""Pointwise regression losses of the difference ``d = input - target``.
+
+=============  ===========================================================  ======================
+loss           unreduced value ``l(d)``                                     ``dl/dd``
+=============  ===========================================================  ======================
+l1             ``|d|``                                                      ``sign(d)``
+mse            ``d^2``                                                      ``2 d``
+huber          ``d^2 / 2`` if ``|d| < delta`` else ``delta (|d| - delta/2)``  ``clip(d, -delta, delta)``
+smooth_l1      ``d^2 / (2 beta)`` if ``|d| < beta`` else ``|d| - beta/2``     ``clip(d / beta, -1, 1)``
+=============  ===========================================================  ======================
+
+With torch 2.13's elementwise ``weight`` (same shape as the input) the loss is ``w * l(d)``; its
+'mean' is ``sum(w l) / sum(w)`` for l1 and mse but ``mean(w l)`` for huber, as in torch.
+The gradient with respect to the target is minus the gradient with respect to the input.
+"""
+
+from __future__ import annotations
+
+from .. import _reduction
+from ._op import Op
+
+
+def _pointwise(name, value, slope, *, mean_over_weight):
+    def forward(xp, inputs, reduction, **params):
+        x, y, w = inputs
+        d = x - y
+        loss = value(xp, d, **params)
+        total = None
+        if w is not None:
+            loss = loss * w
+            if mean_over_weight and reduction == "mean":
+                total = xp.sum(w)
+        return _reduction.reduce(xp, loss, reduction, total), (d, w, total)
+
+    def backward(xp, res, g, needs, reduction, **params):
+        d, w, total = res
+        gx = slope(xp, d, **params) * _reduction.scale(xp, g, reduction, total, d.size)
+        if w is not None:
+            gx = gx * w
+        return (gx if needs[0] else None, -gx if needs[1] else None, None)
+
+    return Op(name, forward, backward, differentiable=(0, 1))
+
+
+def _abs(xp, d):
+    return xp.abs(d)
+
+
+def _sign(xp, d):
+    return xp.sign(d)
+
+
+def _square(xp, d):
+    return d * d
+
+
+def _twice(xp, d):
+    return 2.0 * d
+
+
+def _huber(xp, d, delta):
+    ad = xp.abs(d)
+    return xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+
+
+def _huber_slope(xp, d, delta):
+    return xp.clip(d, min=-delta, max=delta)
+
+
+def _smooth_l1(xp, d, beta):
+    ad = xp.abs(d)
+    return xp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
+
+
+def _smooth_l1_slope(xp, d, beta):
+    return xp.clip(d / beta, min=-1.0, max=1.0)
+
+
+l1 = _pointwise("L1LossBackward0", _abs, _sign, mean_over_weight=True)
+mse = _pointwise("MseLossBackward0", _square, _twice, mean_over_weight=True)
+huber = _pointwise("HuberLossBackward0", _huber, _huber_slope, mean_over_weight=False)
+smooth_l1 = _pointwise("SmoothL1LossBackward0", _smooth_l1, _smooth_l1_slope, mean_over_weight=False)
