@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from . import functional
+from . import functional, nn, optim
 from .autograd import (
     Tensor,
     abs,
@@ -36,6 +36,7 @@ from .autograd import (
     where,
 )
 from .functional import logsumexp, log_softmax, sigmoid, softmax
+from .random import manual_seed
 
 __version__ = "0.1.0"
 
@@ -55,8 +56,11 @@ __all__ = [
     "logsumexp",
     "matmul",
     "max",
+    "manual_seed",
     "mean",
+    "nn",
     "no_grad",
+    "optim",
     "reshape",
     "set_grad_enabled",
     "sigmoid",

@@ -1,0 +1,1 @@
+"""Public loss functions by family; ``losskit.functional`` re-exports them all."""
