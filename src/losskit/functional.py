@@ -355,3 +355,23 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
         raise ValueError("beta must be nonzero")
     threshold = _checks.number(threshold, "threshold")
     return call(activations.softplus, (input,), beta=beta, threshold=threshold)
+
+
+# --- the rest of the catalog: one module per family in losskit/_functional/ ----------------------
+
+from ._functional import ctc as _ctc  # noqa: E402
+from ._functional import embedding as _embedding  # noqa: E402
+from ._functional import focal as _focal  # noqa: E402
+from ._functional import linear_cross_entropy as _linear_cross_entropy  # noqa: E402
+from ._functional import margin as _margin  # noqa: E402
+from ._functional import probabilistic as _probabilistic  # noqa: E402
+from ._functional.ctc import *  # noqa: E402,F401,F403
+from ._functional.embedding import *  # noqa: E402,F401,F403
+from ._functional.focal import *  # noqa: E402,F401,F403
+from ._functional.linear_cross_entropy import *  # noqa: E402,F401,F403
+from ._functional.margin import *  # noqa: E402,F401,F403
+from ._functional.probabilistic import *  # noqa: E402,F401,F403
+
+for _family in (_ctc, _embedding, _focal, _linear_cross_entropy, _margin, _probabilistic):
+    __all__ += _family.__all__
+del _family

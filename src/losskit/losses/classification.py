@@ -46,8 +46,7 @@ def _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, dtype
     ignored = target == ignore_index
     safe = xp.where(ignored, 0, target)
     if weight is None:
-        w_t = xp.where(ignored, 0.0, 1.0)
-        w_t = xp.astype(w_t, dtype)
+        w_t = xp.astype(~ignored, dtype)
     else:
         w_t = xp.where(ignored, 0.0, xp.reshape(xp.take(weight, xp.reshape(safe, (-1,)), axis=0), safe.shape))
     hot = onehot(xp, safe, n_classes, axis, dtype)

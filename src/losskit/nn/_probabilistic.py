@@ -1,0 +1,5 @@
+"""Loss modules of the probabilistic family (filled in by issue 3)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
