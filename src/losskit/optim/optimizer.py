@@ -93,7 +93,7 @@ class Optimizer:
                 index.setdefault(id(p), len(index))
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
-        state = {index[k]: copy.deepcopy(v) for k, v in self.state.items() if k in index}
+        state = {index[k]: copy.deepcopy(v) for k, v in self.state.items() if k in index and v}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
