@@ -76,6 +76,11 @@ def onehot(xp: Any, index: Any, n: int, axis: int, dtype: Any) -> Any:
     return xp.astype(xp.expand_dims(index, axis=axis) == classes, dtype)
 
 
+def size(x: Any) -> int:
+    """The element count. Not ``x.size``: on torch tensors that is a method."""
+    return array_api_compat.size(x)
+
+
 def _device(x: Any) -> Any:
     return array_api_compat.device(x)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from . import _array
+
 REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -58,7 +60,7 @@ def reduce(xp: Any, loss: Any, reduction: str, total: Any = None) -> Any:
     summed = xp.sum(loss)
     if reduction == "sum":
         return summed
-    return summed / (loss.size if total is None else total)
+    return summed / (_array.size(loss) if total is None else total)
 
 
 def scale(xp: Any, grad_output: Any, reduction: str, total: Any = None, size: int = 1) -> Any:

@@ -16,7 +16,7 @@ hard labels; ``dl/dy = w [p softplus(-x) - softplus(x)]``.
 
 from __future__ import annotations
 
-from .. import _reduction
+from .. import _array, _reduction
 from ._op import Op
 from .activations import sigmoid_parts, softplus_from
 
@@ -35,7 +35,7 @@ def _bce_fwd(xp, inputs, reduction):
 
 def _bce_bwd(xp, res, g, needs, reduction):
     x, y, w, log_x, log_1mx = res
-    scale = _reduction.scale(xp, g, reduction, size=x.size)
+    scale = _reduction.scale(xp, g, reduction, size=_array.size(x))
     if w is not None:
         scale = scale * w
     gx = gy = None
@@ -70,7 +70,7 @@ def _bce_logits_fwd(xp, inputs, reduction):
 
 def _bce_logits_bwd(xp, res, g, needs, reduction):
     y, w, pos_weight, py, s_pos, s_neg, sp_pos, sp_neg = res
-    scale = _reduction.scale(xp, g, reduction, size=y.size)
+    scale = _reduction.scale(xp, g, reduction, size=_array.size(y))
     if w is not None:
         scale = scale * w
     gx = scale * ((1.0 - y) * s_pos - py * s_neg) if needs[0] else None

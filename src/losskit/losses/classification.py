@@ -24,7 +24,7 @@ gives nan there).
 
 from __future__ import annotations
 
-from .. import _reduction
+from .. import _array, _reduction
 from .._array import onehot
 from ._op import Op
 from .activations import log_softmax_forward
@@ -80,7 +80,7 @@ def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities)
         if reduction == "mean":
             total = xp.sum(w_t)
     loss = _neg_weighted_sum(xp, a, logp, axis)
-    size = loss.size
+    size = _array.size(loss)
     return _reduction.reduce(xp, loss, reduction, total), (p, logp, a, weight, total, size, axis)
 
 
@@ -109,7 +109,7 @@ def _nll_fwd(xp, inputs, reduction, ignore_index):
     picked = xp.squeeze(xp.take_along_axis(x, xp.expand_dims(safe, axis=axis), axis=axis), axis=axis)
     loss = xp.where(w_t == 0, 0.0, -w_t * picked)
     total = xp.sum(w_t) if reduction == "mean" else None
-    return _reduction.reduce(xp, loss, reduction, total), (a, total, loss.size, axis)
+    return _reduction.reduce(xp, loss, reduction, total), (a, total, _array.size(loss), axis)
 
 
 def _nll_bwd(xp, res, g, needs, reduction, ignore_index):

@@ -16,7 +16,7 @@ The gradient with respect to the target is minus the gradient with respect to th
 
 from __future__ import annotations
 
-from .. import _reduction
+from .. import _array, _reduction
 from ._op import Op
 
 
@@ -34,7 +34,7 @@ def _pointwise(name, value, slope, *, mean_over_weight):
 
     def backward(xp, res, g, needs, reduction, **params):
         d, w, total = res
-        gx = slope(xp, d, **params) * _reduction.scale(xp, g, reduction, total, d.size)
+        gx = slope(xp, d, **params) * _reduction.scale(xp, g, reduction, total, _array.size(d))
         if w is not None:
             gx = gx * w
         return (gx if needs[0] else None, -gx if needs[1] else None, None)
