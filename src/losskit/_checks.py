@@ -91,6 +91,11 @@ def concrete(x: Any) -> bool:
         import jax
 
         return not isinstance(x, jax.core.Tracer)
+    if array_api_compat.is_torch_array(x):
+        import torch
+
+        # inside torch.func transforms (vmap, grad) or while torch.compile traces
+        return not (torch._C._functorch.is_functorch_wrapped_tensor(x) or torch.compiler.is_compiling())
     return True
 
 

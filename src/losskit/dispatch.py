@@ -1,7 +1,10 @@
 """Hands an op to the autodiff system that fits its inputs.
 
 * any ``losskit.Tensor`` among the inputs: losskit's own engine records a graph node;
+* torch tensors: a ``torch.autograd.Function`` running the op (:mod:`losskit.backends.torch`);
 * otherwise plain arrays of any Array API library: forward evaluation, an array of that kind back.
+
+Optional libraries are imported only when the user's arrays come from them.
 
 Every forward and backward runs silenced for NumPy's floating-point warnings: as in torch, an
 inf or nan an op produces is its answer, not a warning.
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import array_api_compat
+
 from . import _array
 from .autograd.tensor import Tensor, apply
 from .losses._op import Op
@@ -19,7 +24,12 @@ from .losses._op import Op
 def call(op: Op, inputs: Sequence[Any], **options: Any) -> Any:
     if any(isinstance(v, Tensor) for v in inputs):
         return apply(op, inputs, **options)
-    xp = _array.namespace(*(v for v in inputs if _array.is_array(v)))
+    arrays = [v for v in inputs if _array.is_array(v)]
+    if any(array_api_compat.is_torch_array(v) for v in arrays):
+        from .backends import torch as torch_backend
+
+        return torch_backend.apply(op, inputs, options)
+    xp = _array.namespace(*arrays)
     with _array.quiet(xp):
         value, _ = op.forward(xp, tuple(inputs), **options)
     return _array.as_result(xp, value)
