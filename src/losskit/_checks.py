@@ -100,7 +100,10 @@ def concrete(x: Any) -> bool:
 
 
 def _any(x: Any) -> bool:
-    return bool(_array.namespace(x).any(x))
+    """True when any element is true; False when that cannot be known now (under jax.jit, even
+    operations on concrete arrays are staged)."""
+    found = _array.namespace(x).any(x)
+    return concrete(found) and bool(found)
 
 
 def in_unit_interval(x: Any, name: str) -> None:

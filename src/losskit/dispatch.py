@@ -2,6 +2,7 @@
 
 * any ``losskit.Tensor`` among the inputs: losskit's own engine records a graph node;
 * torch tensors: a ``torch.autograd.Function`` running the op (:mod:`losskit.backends.torch`);
+* JAX arrays: a ``jax.custom_vjp`` function running the op (:mod:`losskit.backends.jax`);
 * otherwise plain arrays of any Array API library: forward evaluation, an array of that kind back.
 
 Optional libraries are imported only when the user's arrays come from them.
@@ -29,6 +30,10 @@ def call(op: Op, inputs: Sequence[Any], **options: Any) -> Any:
         from .backends import torch as torch_backend
 
         return torch_backend.apply(op, inputs, options)
+    if any(array_api_compat.is_jax_array(v) for v in arrays):
+        from .backends import jax as jax_backend
+
+        return jax_backend.apply(op, inputs, options)
     xp = _array.namespace(*arrays)
     with _array.quiet(xp):
         value, _ = op.forward(xp, tuple(inputs), **options)
