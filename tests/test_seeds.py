@@ -20,11 +20,7 @@ PRINTED = [ex for ex in tour.EXAMPLES if "torch printed" in ex.source]
 
 
 def _run(ex):
-    x = losskit.tensor(np.asarray(ex.input, dtype=np.float32), requires_grad=True)
-    target = np.asarray(ex.target, dtype=ex.target_dtype)
-    loss = ex.fn(x, target, **ex.options)
-    loss.backward()
-    return x, target, loss
+    return ex.run()
 
 
 @pytest.mark.parametrize("ex", PRINTED, ids=[ex.name for ex in PRINTED])
@@ -42,8 +38,10 @@ def test_value_and_gradient_equal_torch(ex, assert_close):
     import torch.nn.functional as TF
 
     x, target, loss = _run(ex)
+    _, others, _ = ex.arrays()
     tx = torch.tensor(np.asarray(ex.input, dtype=np.float32), requires_grad=True)
-    tloss = getattr(TF, ex.fn.__name__)(tx, torch.from_numpy(target), **ex.options)
+    others = [torch.from_numpy(o) for o in others]
+    tloss = getattr(TF, ex.fn.__name__)(tx, *others, torch.from_numpy(target), **ex.options)
     tloss.backward()
     assert_close(loss.data, tloss.detach().numpy())
     assert_close(x.grad.data, tx.grad.numpy())

@@ -17,6 +17,8 @@ from ..autograd import tensor
 
 @dataclass(frozen=True)
 class Example:
+    """One worked example: ``fn(input, *others, target, **options)``, differentiated in ``input``."""
+
     name: str
     formula: str
     source: str
@@ -25,6 +27,22 @@ class Example:
     target: list
     options: dict = field(default_factory=dict)
     target_dtype: Any = np.float32
+    others: tuple = ()  # further float32 inputs between input and target (e.g. input2)
+
+    def arrays(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        return (
+            np.asarray(self.input, dtype=np.float32),
+            [np.asarray(o, dtype=np.float32) for o in self.others],
+            np.asarray(self.target, dtype=self.target_dtype),
+        )
+
+    def run(self) -> tuple[Any, Any, Any]:
+        """(input Tensor with its gradient, target, loss): one forward and backward."""
+        x, others, target = self.arrays()
+        x = tensor(x, requires_grad=True)
+        loss = self.fn(x, *others, target, **self.options)
+        loss.backward()
+        return x, target, loss
 
 
 def _seed004_l1():
@@ -114,14 +132,13 @@ def _fmt(a: Any) -> str:
 def run(out: Callable[[str], None] = print) -> None:
     out("losskit tour: each loss on the seed documents' worked examples (float32, reduction='mean')")
     for ex in EXAMPLES:
-        x = tensor(np.asarray(ex.input, dtype=np.float32), requires_grad=True)
-        target = np.asarray(ex.target, dtype=ex.target_dtype)
-        loss = ex.fn(x, target, **ex.options)
-        loss.backward()
+        x, target, loss = ex.run()
         out("")
         out(f"{ex.name}    [{ex.source}]")
         out(f"  formula:  {ex.formula}")
         out(f"  input:    {_fmt(x.data)}")
+        for i, other in enumerate(ex.arrays()[1], start=2):
+            out(f"  input{i}:   {_fmt(other)}")
         out(f"  target:   {_fmt(target)}")
         opts = ", ".join(f"{k}={v}" for k, v in ex.options.items())
         if opts:
