@@ -1,0 +1,290 @@
+r"""Connectionist temporal classification (CTC): the forward-backward algorithm in log space.
+
+Notation (Graves et al. 2006, 0-based). Sample ``n`` has log-probabilities ``x_t(c)`` for
+``t < L`` (its input length) and a target ``l`` of length ``S``; the extended target
+``l' = (b, l_1, b, l_2, ..., l_S, b)`` has ``2S + 1`` states, ``b`` the blank. A path moves from
+state ``s`` at time ``t - 1`` to ``s``, ``s + 1``, or ``s + 2`` when ``l'_{s+2} != l'_s`` (a
+label can skip the blank before a different label, never before a repeat of itself), starts in
+state 0 or 1 and ends in state ``2S`` or ``2S - 1``. The loss is ``-log p`` with
+``p = sum over paths of prod_t exp(x_t(l'_{s_t}))``.
+
+* ``alpha_t(s)``: log-probability of the prefixes up to ``t`` that are in state ``s`` at ``t``,
+  emission at ``t`` included. Starting from the virtual ``alpha_{-1} = (0, -inf, -inf, ...)``,
+  ``alpha_t(s) = lse(alpha_{t-1}(s), alpha_{t-1}(s-1), [skip] alpha_{t-1}(s-2)) + x_t(l'_s)``
+  gives the textbook initialisation at ``t = 0`` (the skip 0 -> 2 is blank -> blank: never
+  allowed), and an input length of 0 gives ``p = 1`` for an empty target and ``p = 0``
+  otherwise, as in torch.
+* ``beta_t(s)``: log-probability of the suffixes after ``t`` given state ``s`` at ``t``,
+  emission at ``t`` excluded: ``beta_{L-1}(s) = 0`` for ``s in {2S-1, 2S}``, ``-inf`` elsewhere;
+  ``beta_t(s) = lse over s' in {s, s+1, [skip] s+2} of beta_{t+1}(s') + x_{t+1}(l'_{s'})``.
+* ``log p = lse(alpha_{L-1}(2S), alpha_{L-1}(2S-1))`` and ``p = sum_s exp(alpha_t(s) +
+  beta_t(s))`` for every ``t < L``.
+
+Gradient (the true partial derivative in the log-probabilities, which need not be normalised).
+``p`` is linear in each ``y_t(k) = exp(x_t(k))`` (a path visits time ``t`` once), so
+``dp/dx_t(k) = y_t(k) dp/dy_t(k) = sum_{s: l'_s = k} exp(alpha_t(s) + beta_t(s))`` and
+
+    d loss / d x_t(k) = -sum_{s: l'_s = k} exp(alpha_t(s) + beta_t(s) - log p)   for t < L,
+
+0 for ``t >= L``. Because ``beta`` excludes the emission at ``t`` there is no division by
+``y_t(k)``: an entry ``x_t(k) = -inf`` gets the exact gradient 0 (torch: nan). torch's own
+``CtcLossBackward0`` returns ``exp(x) + (the above)``: it assumes ``x`` is a ``log_softmax``
+output and folds that Jacobian in; composed with ``log_softmax`` both give the same gradient in
+the logits. An infeasible sample (``p = 0``, loss ``+inf``) has gradient nan at ``t < L`` (the
+loss is ``+inf`` on a whole neighbourhood), as torch, or 0 with ``zero_infinity``.
+
+Everything is ``lse`` of two terms at a time, ``max + log1p(exp(min - max))`` with the max
+replaced by 0 where it is ``-inf``: exact, overflow-free, and never ``-inf - -inf``. The
+recursions are vectorised over the batch and the ``2S + 1`` states with a Python loop over time
+only; per-sample input lengths are ``where(t < L, ...)``, no boolean indexing, no
+data-dependent shape.
+
+Memory. Keeping every ``alpha_t`` would cost ``T N (2S+1)`` numbers. The forward pass keeps
+only the ``alpha`` before each segment of ``k = ceil(sqrt(T))`` steps; the backward pass
+recomputes one segment's alphas at a time and sweeps ``beta`` through it. Beyond the input and
+its gradient the op holds ``O(sqrt(T) N S)`` numbers: ``ceil(T / k)`` checkpoints and a few
+segment-sized ``(k, N, 2S+1)`` arrays, plus one gradient block ``(k, N, C)`` before it is
+written, ``(N, C)`` class positions and ``log2 S`` masks of ``(N, S)`` booleans; the price is a
+second forward sweep (measured in tests/test_ctc.py with tracemalloc: at ``T = 1024, N = 2,
+S = 15`` the extra peak is about a quarter of ``T N (2S+1)`` numbers, and 4x the steps take
+about 2x the memory). ``O(N S)`` with ``O(T)`` time would need the alpha recursion run
+backwards, which divides by probabilities and cancels (the transition matrix is triangular, its
+inverse not positive); multi-level checkpointing would give ``O(N S log T)`` memory for
+``O(T log T)`` time. Neither is done.
+
+Gradient scatter. The states of one class are gathered to that class's column without a
+scatter-add and without a ``(N, S, C)`` one-hot: each target's labels are sorted once (stable
+argsort), the per-state terms are summed within runs of equal labels by a segmented doubling
+scan (``log2 S`` steps, additions of nonnegative numbers only, so no cancellation), and each
+class reads its run's total at the run's first position (found by ``searchsorted`` on keys
+``n (C + 1) + label``), or a zero when it does not occur.
+"""
+
+from __future__ import annotations
+
+import math
+
+import array_api_compat
+
+from .. import _reduction
+from .._array import device as _device
+from ._op import Op
+
+NEG_INF = -math.inf
+
+
+def _lse2(xp, a, b):
+    """``log(exp(a) + exp(b))``: exact, no overflow, ``-inf`` when both are ``-inf`` (no nan)."""
+    hi = xp.maximum(a, b)
+    lo = xp.minimum(a, b)
+    return hi + xp.log1p(xp.exp(lo - xp.where(hi == NEG_INF, 0.0, hi)))
+
+
+def _shift(xp, x, d, fill):
+    """``x`` moved ``d`` places along the last axis (right if ``d > 0``), ``fill`` coming in."""
+    width = x.shape[-1]
+    n = min(abs(d), width)
+    if n == 0:
+        return x
+    pad = xp.full(tuple(x.shape[:-1]) + (n,), fill, dtype=x.dtype, device=_device(x))
+    if d > 0:
+        return xp.concat([pad, x[..., : width - n]], axis=-1)
+    return xp.concat([x[..., n:], pad], axis=-1)
+
+
+def _padded_targets(xp, targets, target_lengths, n_batch, width, blank):
+    """Targets as ``(N, width)`` int64, padding (and everything past each length) set to blank."""
+    dev = _device(target_lengths)
+    tl = xp.astype(target_lengths, xp.int64)
+    j = xp.reshape(xp.arange(width, dtype=xp.int64, device=dev), (1, width))
+    valid = j < xp.reshape(tl, (n_batch, 1))
+    if targets.ndim == 2:
+        t = xp.astype(targets[:, :width], xp.int64)
+    elif targets.shape[0] == 0 or width == 0:
+        t = xp.zeros((n_batch, width), dtype=xp.int64, device=dev)
+    else:  # concatenated: sample n's labels start at sum(target_lengths[:n])
+        start = xp.cumulative_sum(tl, include_initial=True)[:-1]
+        index = xp.where(valid, xp.reshape(start, (n_batch, 1)) + j, 0)
+        t = xp.reshape(xp.take(xp.astype(targets, xp.int64), xp.reshape(index, (-1,)), axis=0), (n_batch, width))
+    return xp.where(valid, t, blank)
+
+
+def _extended(xp, labels, blank):
+    """``l'`` of shape ``(N, 2S+1)`` and the mask of states ``s`` reachable from ``s - 2``."""
+    n_batch, width = labels.shape
+    blanks = xp.full((n_batch, width), blank, dtype=xp.int64, device=_device(labels))
+    pairs = xp.reshape(xp.stack([blanks, labels], axis=2), (n_batch, 2 * width))
+    ext = xp.concat([pairs, xp.full((n_batch, 1), blank, dtype=xp.int64, device=_device(labels))], axis=1)
+    # l'_s != l'_{s-2}: false at blanks (blank == blank); states 0 and 1 have no s - 2.
+    s = xp.reshape(xp.arange(2 * width + 1, dtype=xp.int64, device=_device(labels)), (1, -1))
+    skip = (ext != _shift(xp, ext, 2, -1)) & (s >= 2)
+    return ext, skip
+
+
+def _alpha_step(xp, alpha, emit, skip):
+    a = _lse2(xp, alpha, _shift(xp, alpha, 1, NEG_INF))
+    a = _lse2(xp, a, xp.where(skip, _shift(xp, alpha, 2, NEG_INF), NEG_INF))
+    return a + emit
+
+
+def _beta_step(xp, beta_next, emit_next, skip_from):
+    b = beta_next + emit_next
+    r = _lse2(xp, b, _shift(xp, b, -1, NEG_INF))
+    return _lse2(xp, r, xp.where(skip_from, _shift(xp, b, -2, NEG_INF), NEG_INF))
+
+
+def _emissions(xp, x, t, ext):
+    """``x_t(l'_s)`` of shape ``(N, 2S+1)``."""
+    return xp.take_along_axis(x[t, ...], ext, axis=1)
+
+
+def _segment(t_total: int) -> int:
+    return max(1, math.isqrt(max(t_total - 1, 0)) + 1)
+
+
+def _ctc_fwd(xp, inputs, blank, reduction, zero_infinity, max_target_length=None):
+    log_probs, targets, input_lengths, target_lengths = inputs
+    batched = log_probs.ndim == 3
+    x = log_probs if batched else xp.reshape(log_probs, (log_probs.shape[0], 1, log_probs.shape[1]))
+    n_time, n_batch, _ = x.shape
+    if targets.ndim == 2:
+        width = targets.shape[1]
+    else:
+        width = targets.shape[0] if max_target_length is None else int(max_target_length)
+    dev = _device(x)
+    il = xp.astype(xp.reshape(input_lengths, (n_batch,)), xp.int64)
+    tl = xp.astype(xp.reshape(target_lengths, (n_batch,)), xp.int64)
+    labels = _padded_targets(xp, targets, tl, n_batch, width, blank)
+    ext, skip = _extended(xp, labels, blank)
+    n_states = 2 * width + 1
+    states = xp.reshape(xp.arange(n_states, dtype=xp.int64, device=dev), (1, n_states))
+
+    alpha = xp.where(states == 0, 0.0, xp.full((n_batch, n_states), NEG_INF, dtype=x.dtype, device=dev))
+    k = _segment(n_time)
+    checkpoints = []
+    live_il = xp.reshape(il, (n_batch, 1))
+    for t in range(n_time):
+        if t % k == 0:
+            checkpoints.append(alpha)
+        alpha = xp.where(t < live_il, _alpha_step(xp, alpha, _emissions(xp, x, t, ext), skip), alpha)
+
+    last = xp.reshape(2 * tl, (n_batch, 1))
+    end_blank = xp.squeeze(xp.take_along_axis(alpha, last, axis=1), axis=1)
+    end_label = xp.squeeze(xp.take_along_axis(alpha, xp.where(last > 0, last - 1, 0), axis=1), axis=1)
+    log_p = _lse2(xp, end_blank, xp.where(tl > 0, end_label, NEG_INF))
+    loss = -log_p
+    infinite = loss == math.inf
+    if zero_infinity:
+        loss = xp.where(infinite, 0.0, loss)
+    if reduction == "mean":
+        clamped = xp.astype(xp.where(tl > 1, tl, 1), x.dtype)
+        value = _reduction.reduce(xp, loss / clamped, reduction)
+    else:
+        value = _reduction.reduce(xp, loss, reduction)
+        clamped = None
+    if reduction == "none" and not batched:
+        value = xp.reshape(value, ())
+    residuals = (x, batched, labels, ext, skip, il, tl, log_p, infinite, clamped, checkpoints, k)
+    return value, residuals
+
+
+def _class_map(xp, labels, n_classes):
+    """Sort order of each row's labels, the same-run masks of the doubling scan, and for each
+    class its run's first sorted position (``S``, a zero slot, when the class is absent)."""
+    n_batch, width = labels.shape
+    dev = _device(labels)
+    order = xp.argsort(labels, axis=1, stable=True)
+    ranked = xp.take_along_axis(labels, order, axis=1)
+    masks = []
+    d = 1
+    while d < width:
+        masks.append((d, ranked == _shift(xp, ranked, -d, -1)))
+        d *= 2
+    rows = xp.reshape(xp.arange(n_batch, dtype=xp.int64, device=dev), (n_batch, 1))
+    keys = xp.reshape(rows * (n_classes + 1) + ranked, (-1,))
+    classes = xp.reshape(xp.arange(n_classes, dtype=xp.int64, device=dev), (1, n_classes))
+    queries = rows * (n_classes + 1) + classes
+    if width == 0:
+        first = xp.zeros((n_batch, n_classes), dtype=xp.int64, device=dev)
+    else:
+        pos = xp.reshape(xp.searchsorted(keys, xp.reshape(queries, (-1,)), side="left"), (n_batch, n_classes))
+        found = xp.take(keys, xp.reshape(xp.where(pos < keys.shape[0], pos, 0), (-1,)), axis=0)
+        found = (pos < keys.shape[0]) & (xp.reshape(found, (n_batch, n_classes)) == queries)
+        first = xp.where(found, pos - rows * width, width)
+    return order, masks, first
+
+
+def _ctc_bwd(xp, res, g, needs, blank, reduction, zero_infinity, max_target_length=None):
+    if not needs[0]:
+        return (None, None, None, None)
+    x, batched, labels, ext, skip, il, tl, log_p, infinite, clamped, checkpoints, k = res
+    n_time, n_batch, n_classes = x.shape
+    width = labels.shape[1]
+    dev = _device(x)
+    dtype = x.dtype
+
+    # d(value)/d(loss_n), shaped (1, N, 1) to scale a (k, N, C) block.
+    if reduction == "none":
+        scale = xp.reshape(g, (n_batch,))
+    elif reduction == "sum":
+        scale = xp.broadcast_to(xp.reshape(g, (1,)), (n_batch,))
+    else:
+        scale = _reduction.scale(xp, g, "mean", size=n_batch) / clamped
+    scale = xp.reshape(scale, (1, n_batch, 1))
+    bad = xp.reshape(infinite, (1, n_batch, 1))
+    log_p0 = xp.reshape(xp.where(infinite, 0.0, log_p), (1, n_batch, 1))
+    live_il = xp.reshape(il, (n_batch, 1))
+    skip_from = _shift(xp, skip, -2, False)
+    order, masks, first = _class_map(xp, labels, n_classes)
+    is_blank = xp.reshape(xp.arange(n_classes, device=dev) == blank, (1, 1, n_classes))
+
+    last = xp.reshape(2 * tl, (n_batch, 1))
+    states = xp.reshape(xp.arange(2 * width + 1, dtype=xp.int64, device=dev), (1, -1))
+    beta_end = xp.where((states == last) | (states == last - 1), 0.0,
+                        xp.full((n_batch, 2 * width + 1), NEG_INF, dtype=dtype, device=dev))
+
+    grad = xp.zeros((n_time, n_batch, n_classes), dtype=dtype, device=dev)
+    beta = beta_end
+    emit_next = None
+    for i in range(len(checkpoints) - 1, -1, -1):
+        a, b = i * k, min(i * k + k, n_time)
+        alphas = []
+        alpha = checkpoints[i]
+        for t in range(a, b):
+            alpha = xp.where(t < live_il, _alpha_step(xp, alpha, _emissions(xp, x, t, ext), skip), alpha)
+            alphas.append(alpha)
+        gammas = []
+        for t in range(b - 1, a - 1, -1):
+            if emit_next is not None:
+                beta = xp.where(t < live_il - 1, _beta_step(xp, beta, emit_next, skip_from), beta_end)
+            emit_next = _emissions(xp, x, t, ext)
+            gammas.append(alphas[t - a] + beta)
+        gammas.reverse()
+        gamma = xp.stack(gammas, axis=0)  # (b - a, N, 2S+1)
+        del alphas, gammas
+        t_live = xp.reshape(xp.arange(a, b, device=dev), (b - a, 1, 1)) < xp.reshape(il, (1, n_batch, 1))
+        w = xp.where(t_live, xp.exp(gamma - log_p0), 0.0)
+        block = xp.sum(w[..., 0::2], axis=2, keepdims=True) * xp.astype(is_blank, dtype)
+        if width:
+            runs = xp.take_along_axis(w[..., 1::2], xp.broadcast_to(order, (b - a, n_batch, width)), axis=2)
+            for d, same in masks:
+                runs = runs + xp.where(same, _shift(xp, runs, -d, 0.0), 0.0)
+            runs = xp.concat([runs, xp.zeros((b - a, n_batch, 1), dtype=dtype, device=dev)], axis=2)
+            block = block + xp.take_along_axis(runs, xp.broadcast_to(first, (b - a, n_batch, n_classes)), axis=2)
+        block = -scale * block
+        block = xp.where(t_live, xp.where(bad, 0.0 if zero_infinity else math.nan, block), 0.0)
+        grad = _set_rows(xp, grad, a, b, block)
+    if not batched:
+        grad = xp.reshape(grad, (n_time, n_classes))
+    return (grad, None, None, None)
+
+
+def _set_rows(xp, out, a, b, block):
+    """``out[a:b] = block`` on a fresh array of the op's own (in place where the library allows)."""
+    if array_api_compat.is_jax_namespace(xp):
+        return out.at[a:b].set(block)
+    out[a:b, ...] = block
+    return out
+
+
+ctc_loss = Op("CtcLossBackward0", _ctc_fwd, _ctc_bwd, (0,))
