@@ -1,0 +1,272 @@
+r"""Similarities and distances between embeddings, and the losses built on them.
+
+All vector reductions run along one axis (``axis`` for the cosine similarity, the last one
+otherwise), with every norm computed *scaled*: ``||x|| = s ||x / s||`` with ``s = max |x_i|``
+(``min |x_i|`` for a negative ``p``), so no square, power or product overflows or underflows
+where the result itself is representable.
+
+``cosine_similarity`` (torch's definition, the vectors normalised first):
+``c = sum_i u1_i u2_i`` with ``u = x / max(||x||_2, eps)``. Where ``||x|| >= eps``,
+``u = w / ||w||`` with ``w = x / s`` (never overflows). Gradient, per input::
+
+    dc/dx1 = (u2 - c u1) / ||x1||     where ||x1|| >= eps
+    dc/dx1 = u2 / eps                 where ||x1|| <  eps (the clamp is constant: c is linear in x1)
+
+(torch clamps the norm under no_grad and differentiates as if it had not been clamped, a
+gradient that disagrees with its own values for ``0 < ||x|| < eps``; see the deviations page).
+
+``pairwise_distance``: ``||d||_p`` with ``d = x1 - x2 + eps`` along the last axis.
+``p = 0`` counts nonzeros, ``p = +-inf`` is the largest / smallest ``|d_i|``, any other ``p``
+(negative included, as in torch) ``(sum |d_i|^p)^(1/p)``. ``dn/dd_i`` is
+``sign(d_i) (|d_i| / n)^(p - 1)`` (0 where ``d_i = 0`` or ``n = 0``, torch's convention),
+``sign(d_i) [|d_i| = n] / #{j : |d_j| = n}`` for ``p = +-inf`` (ties share), 0 for ``p = 0``;
+``dn/dx1 = dn/dd`` and ``dn/dx2 = -dn/dd``.
+
+``cosine_embedding_loss``: ``cos = x1.x2 / sqrt((|x1|^2 + E)(|x2|^2 + E))`` with torch's
+``E = float32(1e-12)`` for every dtype (ATen's ``EPSILON``), computed as
+``cos = (w1.w2) (s1 / r1) (s2 / r2)``, ``r = hypot(||x||, sqrt(E))``: no factor exceeds 1,
+so nothing overflows (torch forms ``x1.x2`` and ``|x1|^2 |x2|^2`` and returns nan or a wrong
+cosine for large vectors). ``l = 1 - cos`` where ``y = 1``, ``max(cos - margin, 0)`` where
+``y = -1``, 0 for any other label. ``dcos/dx1 = (x2 / r2 - cos x1 / r1) / r1``, each fraction
+bounded by 1; ``dl/dcos = -1`` (``y = 1``), ``[cos - margin >= 0]`` (``y = -1``).
+
+``triplet_margin``: ``l = max(margin + d_pos - d_neg, 0)`` of precomputed distances, with
+``d_neg = min(d_neg, d_swap)`` under ``swap``. ``dl/dd_pos = [z >= 0]`` (``z`` the clamped
+argument; torch's ``clamp_min`` passes the gradient at ``z = 0``), ``dl/dd_neg = -[z >= 0]``,
+split as torch's ``minimum`` does: all to the smaller, half each on a tie.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import _reduction
+from ._op import Op
+
+# ATen's ``static const float EPSILON = 1e-12`` (Loss.cpp), i.e. float32(1e-12) as a double.
+EPSILON = 9.999999960041972e-13
+SQRT_EPSILON = math.sqrt(EPSILON)
+
+
+def _named(names, forward, backward, differentiable):
+    """One Op per reduction, so that ``grad_fn`` carries torch's name for each."""
+    return {red: Op(name, forward, backward, differentiable) for red, name in names.items()}
+
+
+# --- scaled norms ---------------------------------------------------------------------------------
+
+
+def _scaled(xp, x, axis):
+    """``(s, w)``: ``s = max |x|`` along ``axis`` (kept; 1 where it is 0 or nan) and ``w = x / s``."""
+    if x.shape[axis] == 0:
+        return xp.sum(xp.abs(x), axis=axis, keepdims=True) + 1.0, x
+    s = xp.max(xp.abs(x), axis=axis, keepdims=True)
+    s = xp.where(s > 0.0, s, 1.0)
+    return s, x / s
+
+
+def pnorm(xp, d, p):
+    """``||d||_p`` along the last axis, kept; see the module docstring for the cases."""
+    a = xp.abs(d)
+    if d.shape[-1] == 0:  # finite p >= 0 only (the public layer rejects the others)
+        return xp.sum(a, axis=-1, keepdims=True)
+    if p == 0.0:
+        return xp.sum(xp.astype(d != 0.0, d.dtype), axis=-1, keepdims=True)
+    if p == math.inf:
+        return xp.max(a, axis=-1, keepdims=True)
+    if p == -math.inf:
+        return xp.min(a, axis=-1, keepdims=True)
+    if p == 1.0:
+        return xp.sum(a, axis=-1, keepdims=True)
+    # Scale by the element that dominates the sum, so every term lies in [0, 1].
+    s = xp.max(a, axis=-1, keepdims=True) if p > 0.0 else xp.min(a, axis=-1, keepdims=True)
+    regular = (s > 0.0) & (s < math.inf)  # s = 0 or inf is the answer itself; nan stays nan
+    s_safe = xp.where(regular, s, 1.0)
+    t = xp.where(regular, a / s_safe, 1.0)
+    if p == 2.0:
+        q = xp.sqrt(xp.sum(t * t, axis=-1, keepdims=True))
+    else:
+        q = xp.sum(t**p, axis=-1, keepdims=True) ** (1.0 / p)
+    return xp.where(regular, s_safe * q, s)
+
+
+def pnorm_grad(xp, d, n, p):
+    """``d||d||_p / dd`` (``n`` the kept norm), with torch's conventions at zeros and ties."""
+    if p == 0.0 or d.shape[-1] == 0:
+        return xp.zeros_like(d)
+    if p == 1.0:
+        return xp.sign(d)
+    if p == math.inf or p == -math.inf:
+        a = xp.abs(d)
+        hit = (a == n) | xp.isnan(a)
+        count = xp.sum(xp.astype(hit, d.dtype), axis=-1, keepdims=True)
+        return xp.where(hit, xp.sign(d) / count, 0.0)
+    zero = (d == 0.0) | (n == 0.0)
+    n_safe = xp.where(n == 0.0, 1.0, n)
+    t = xp.where(zero, 1.0, xp.abs(d) / n_safe)
+    if p == 2.0:
+        return xp.where(zero, 0.0, xp.sign(d) * t)
+    return xp.where(zero, 0.0, xp.sign(d) * t ** (p - 1.0))
+
+
+# --- pairwise_distance ----------------------------------------------------------------------------
+
+
+def _pairwise_fwd(xp, inputs, p, eps, keepdim):
+    x1, x2 = inputs
+    d = x1 - x2 + eps
+    scalar = d.ndim == 0
+    if scalar:
+        d = xp.reshape(d, (1,))
+    n = pnorm(xp, d, p)
+    out = n if keepdim and not scalar else xp.squeeze(n, axis=-1)
+    return out, (d, n, scalar)
+
+
+def _pairwise_bwd(xp, res, g, needs, p, eps, keepdim):
+    d, n, scalar = res
+    if scalar:
+        g = xp.reshape(g, (1,))
+    elif not keepdim:
+        g = xp.expand_dims(g, axis=-1)
+    gd = g * pnorm_grad(xp, d, n, p)
+    if scalar:
+        gd = xp.reshape(gd, ())
+    return (gd if needs[0] else None, -gd if needs[1] else None)
+
+
+pairwise_distance = Op("NormBackward1", _pairwise_fwd, _pairwise_bwd, (0, 1))
+
+
+# --- cosine_similarity ----------------------------------------------------------------------------
+
+
+def _unit(xp, x, axis, eps):
+    """``(u, r_safe, s, clamped)``: ``u = x / max(||x||, eps)``, ``||x|| = s r``.
+
+    Unused branches are guarded so no division warns; ``||x|| = 0`` with ``eps = 0`` is nan (0/0).
+    """
+    s, w = _scaled(xp, x, axis)
+    r = xp.sqrt(xp.sum(w * w, axis=axis, keepdims=True))
+    clamped = s * r < eps  # never true for eps = 0
+    r_safe = xp.where(r > 0.0, r, 1.0)
+    unclamped_u = xp.where(r > 0.0, w / r_safe, math.nan)
+    u = xp.where(clamped, xp.where(clamped, x, 0.0) / (eps if eps > 0.0 else 1.0), unclamped_u)
+    return u, r_safe, s, clamped
+
+
+def _cosine_similarity_fwd(xp, inputs, axis, eps):
+    x1, x2 = xp.broadcast_arrays(*inputs)
+    scalar = x1.ndim == 0
+    if scalar:
+        x1, x2, axis = xp.reshape(x1, (1,)), xp.reshape(x2, (1,)), 0
+    u1, r1, s1, c1 = _unit(xp, x1, axis, eps)
+    u2, r2, s2, c2 = _unit(xp, x2, axis, eps)
+    c = xp.sum(u1 * u2, axis=axis)
+    return c, (u1, r1, s1, c1, u2, r2, s2, c2, c, axis, scalar)
+
+
+def _cosine_similarity_bwd(xp, res, g, needs, axis, eps):
+    u1, r1, s1, c1, u2, r2, s2, c2, c, axis, scalar = res
+    g = xp.expand_dims(g, axis=axis)
+    c = xp.expand_dims(c, axis=axis)
+    inv_eps = 1.0 / eps if eps > 0.0 else 0.0
+
+    def grad(u, r, s, clamped, other):
+        return g * xp.where(clamped, other * inv_eps, (other - c * u) / r / s)
+
+    g1 = grad(u1, r1, s1, c1, u2) if needs[0] else None
+    g2 = grad(u2, r2, s2, c2, u1) if needs[1] else None
+    if scalar:
+        g1 = None if g1 is None else xp.reshape(g1, ())
+        g2 = None if g2 is None else xp.reshape(g2, ())
+    return g1, g2
+
+
+cosine_similarity = Op("SumBackward1", _cosine_similarity_fwd, _cosine_similarity_bwd, (0, 1))
+
+
+# --- cosine_embedding_loss ------------------------------------------------------------------------
+
+
+def _label_masks(xp, y):
+    """``(y == 1, y == -1)`` compared in the target's own dtype, as torch does."""
+    if xp.isdtype(y.dtype, "bool"):
+        return y, xp.zeros_like(y)
+    if xp.isdtype(y.dtype, "unsigned integer"):
+        return y == 1, y != y
+    if xp.isdtype(y.dtype, "integral"):
+        return y == 1, y == -1
+    return y == 1.0, y == -1.0
+
+
+def _eps_scaled(xp, x):
+    """``(w, a, r)``: ``w = x / s``, ``r = sqrt(|x|^2 + E)``, ``a = s / r`` (so ``x / r = w a``)."""
+    s, w = _scaled(xp, x, -1)
+    n = s * xp.sqrt(xp.sum(w * w, axis=-1, keepdims=True))
+    r = xp.hypot(n, xp.full_like(n, SQRT_EPSILON))
+    return w, s / r, r
+
+
+def _cosine_embedding_fwd(xp, inputs, margin, reduction):
+    x1, x2, y = inputs
+    w1, a1, r1 = _eps_scaled(xp, x1)
+    w2, a2, r2 = _eps_scaled(xp, x2)
+    cos = xp.sum(w1 * w2, axis=-1) * xp.squeeze(a1 * a2, axis=-1)
+    pos, neg = _label_masks(xp, y)
+    hinge = cos - margin
+    loss = xp.where(pos, 1.0 - cos, 0.0) + xp.where(neg, xp.clip(hinge, min=0.0), 0.0)
+    slope = xp.astype(neg & (hinge >= 0.0), cos.dtype) - xp.astype(pos, cos.dtype)
+    return _reduction.reduce(xp, loss, reduction), (w1, a1, r1, w2, a2, r2, cos, slope)
+
+
+def _cosine_embedding_bwd(xp, res, g, needs, margin, reduction):
+    w1, a1, r1, w2, a2, r2, cos, slope = res
+    gc = xp.expand_dims(slope * _reduction.scale(xp, g, reduction, size=cos.size), axis=-1)
+    c = xp.expand_dims(cos, axis=-1)
+    g1 = gc * (w2 * a2 - c * (w1 * a1)) / r1 if needs[0] else None
+    g2 = gc * (w1 * a1 - c * (w2 * a2)) / r2 if needs[1] else None
+    return g1, g2, None
+
+
+cosine_embedding_loss = _named(
+    {"none": "AddBackward0", "mean": "MeanBackward0", "sum": "SumBackward0"},
+    _cosine_embedding_fwd,
+    _cosine_embedding_bwd,
+    (0, 1),
+)
+
+
+# --- the triplet margin of precomputed distances ----------------------------------------------------
+
+
+def _triplet_fwd(xp, inputs, margin, reduction):
+    d_pos, d_neg, d_swap = inputs
+    if d_swap is not None:
+        d_neg_eff = xp.minimum(d_neg, d_swap)
+    else:
+        d_neg_eff = d_neg
+    z = margin + d_pos - d_neg_eff
+    loss = xp.clip(z, min=0.0)
+    return _reduction.reduce(xp, loss, reduction), (z, d_neg, d_swap)
+
+
+def _triplet_bwd(xp, res, g, needs, margin, reduction):
+    z, d_neg, d_swap = res
+    gz = xp.where(z >= 0.0, _reduction.scale(xp, g, reduction, size=z.size), 0.0)
+    g_pos = gz if needs[0] else None
+    if d_swap is None:
+        return g_pos, -gz if needs[1] else None, None
+    # torch's minimum: the gradient goes to the smaller argument, half to each on a tie.
+    half = xp.where(d_neg == d_swap, 0.5 * gz, gz)
+    g_neg = -xp.where(d_neg > d_swap, 0.0, half) if needs[1] else None
+    g_swap = -xp.where(d_neg < d_swap, 0.0, half) if needs[2] else None
+    return g_pos, g_neg, g_swap
+
+
+triplet_margin = _named(
+    {"none": "ClampMinBackward0", "mean": "MeanBackward0", "sum": "SumBackward0"},
+    _triplet_fwd,
+    _triplet_bwd,
+    (0, 1, 2),
+)
