@@ -1,0 +1,209 @@
+r"""Focal losses: torchvision's sigmoid focal loss, and the multi-class focal loss of the seeds.
+
+Sigmoid focal loss (``torchvision.ops.sigmoid_focal_loss``)
+------------------------------------------------------------
+For logits ``x`` and targets ``t`` in [0, 1], with ``s = sigmoid(x)``, ``s' = sigmoid(-x) = 1 - s``::
+
+    ce  = (1 - t) softplus(x) + t softplus(-x)      (binary cross entropy with logits)
+    q   = 1 - p_t = (1 - t) s + t s'                (p_t = s t + (1 - s)(1 - t))
+    a_t = alpha t + (1 - alpha)(1 - t)              (1 when alpha < 0: no weighting)
+    l   = a_t ce q^gamma
+
+``q`` is a convex combination of ``s`` and ``s'``, so ``q > 0`` for every finite ``x``: it is
+0 in torch only because ``1 - p_t`` is formed as a difference and rounds to 0 (``x = 50, t = 1``:
+``p_t = 1.0`` even in float64, so torch's loss is 0 and, for ``gamma < 1``, its gradient nan).
+Here nothing is a difference of nearly equal numbers. With ``e = exp(-|x|)`` and the weights
+``a`` of the larger sigmoid and ``b`` of the smaller one (``a = 1 - t, b = t`` for ``x >= 0``,
+swapped for ``x < 0``)::
+
+    q (1 + e) = d = a + b e                         (a sum of nonnegative terms)
+    log q     = log d - log1p(e),   log d = log1p(b expm1(-|x|)) where d >= 1/2, log(d) below,
+                                          and exactly -|x| for a hard target on the wrong side
+                                          (a = 0), where d = e may underflow
+    q^gamma   = q ** gamma where q is a normal number, exp(gamma log q) where it underflows
+
+``ce`` comes from softplus, exact for large ``|x|`` (torch's ``ce`` at ``x = -40, t = 0`` is 0,
+the exact value 4.2e-18).
+
+Gradients, derived by hand (``g`` the reduction's scale, ``F = q^gamma``)::
+
+    dl/dx = g a_t F [ (1 - t) s - t s' + gamma ce r (1 - 2t) ],   r = s s' / q = e / ((1 + e) d)
+    dl/dt = g F [ (2 alpha - 1) ce + a_t ( -x + gamma (ce / d) c ) ]   ((2 alpha - 1) ce if alpha >= 0)
+            with c = (s' - s)(1 + e) = expm1(-|x|) for x >= 0 and -expm1(-|x|) for x < 0
+
+using ``dce/dx = (1 - t) s - t s'``, ``dce/dt = softplus(-x) - softplus(x) = -x``,
+``dq/dx = s s' (1 - 2t)``, ``dq/dt = s' - s`` and ``d(q^gamma) = gamma q^gamma d(log q)``.
+Written with ``q^gamma`` times ``d log q``, the factor ``q^(gamma - 1)`` that is infinite at
+``q = 0`` for ``0 < gamma < 1`` never appears: ``r <= max(s, s') <= 1`` and ``ce / d <= 2|x| + 2``
+are bounded, so the gradient is finite everywhere. Where ``d`` underflows to 0 (``a = 0``, ``e``
+below the smallest subnormal) the limits are taken: ``r = 1`` and ``ce / d = log1p(e)/e = 1``.
+``gamma = 0`` is the alpha-weighted binary cross entropy with logits (``F = 1``).
+
+Multi-class focal loss (the seeds' ``FocalLoss``)
+--------------------------------------------------
+Per sample, ``c_n`` is cross entropy with ``reduction='none'`` (class weight and ignore_index
+exactly as :mod:`.classification`: ``c_n = w_{t_n} (-log p_{n,t_n})``, 0 where ignored; or
+``-sum_c w_c y_nc log p_nc`` for probability targets), and::
+
+    l_n = (1 - exp(-c_n))^gamma c_n = u^gamma c_n,   u = -expm1(-c_n)
+
+``u`` is computed with expm1, so a confidently right sample keeps its digits: the logits
+``[50, 0]`` with target 0 give ``c = 1.9e-22`` (``log p = (z - max z) - log1p(S)``, the shift
+subtracted first; torch's ``z - logsumexp(z)`` gives ``c = 0``) and, for ``gamma = 0.5``,
+``l = 2.7e-33`` where torch gives 0. 'mean' is the seeds' ``loss.mean()``: the sum over all
+samples, ignored ones included (as zeros), divided by their number; not cross_entropy's
+division by the sum of target weights.
+
+Gradient: ``dl/dc = h'(c) = u^gamma (1 + gamma c / expm1(c))``, the derivative of ``u^gamma c``
+written so that ``u^(gamma - 1)``, infinite at ``c = 0`` for ``gamma < 1``, never appears
+(``c / expm1(c)`` is 1 at ``c = 0``, and ``c exp(-c) / u`` above ``c = 1``, where expm1 could
+overflow). At ``c = 0`` (ignored samples) ``h'`` is the limit 0 for ``gamma > 0``. Autograd of
+the seeds' formula gives nan (``0 * inf``) wherever ``c`` of a sample that is not ignored rounds
+to 0, as for the logits ``[50, 0]`` above. Then the cross entropy chain:
+``dl/dz = g h'(c) (p A - a)``, computed as ``a expm1(log p) + p (A - a)`` so that the target
+class keeps its digits where ``p`` rounds to 1, and, for probability targets,
+``dl/dy_c = -g h'(c) w_c log p_c``, with the coefficients ``a``, ``A = sum_c a_c`` of
+:mod:`.classification`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import _array, _reduction
+from ._op import Op
+from .activations import sigmoid_parts, softplus_from
+from .classification import _broadcast_weight, _index_coefficients, _neg_weighted_sum, class_axis
+
+# --- sigmoid focal loss -------------------------------------------------------------------------
+
+
+def _modulating_factor(xp, x, e, a, b, d, gamma):
+    """``q^gamma`` for ``q = d / (1 + e)``, exact also where ``q`` underflows."""
+    q = d / (1.0 + e)
+    ax = xp.abs(x)
+    near_one = d >= 0.5
+    # d = 1 + b expm1(-|x|): log1p near 1; log below 1/2; -|x| exactly where a = 0 (d = e)
+    log_near_one = xp.log1p(xp.where(near_one, b * xp.expm1(-ax), 0.0))
+    log_below = xp.log(xp.where(near_one | (d == 0), 1.0, d))
+    log_d = xp.where(a == 0, -ax, xp.where(near_one, log_near_one, log_below))
+    log_q = log_d - xp.log1p(e)
+    normal = q >= xp.finfo(x.dtype).smallest_normal
+    return xp.where(normal, xp.where(normal, q, 1.0) ** gamma, xp.exp(gamma * log_q))
+
+
+def _sfl_fwd(xp, inputs, alpha, gamma, reduction):
+    x, t = inputs
+    e, s_pos, s_neg = sigmoid_parts(xp, x)
+    t1 = 1.0 - t
+    ce = t1 * softplus_from(xp, x, e) + t * softplus_from(xp, -x, e)
+    pos = x >= 0
+    a = xp.where(pos, t1, t)  # weight of the sigmoid that is >= 1/2
+    b = xp.where(pos, t, t1)
+    d = a + b * e  # (1 - p_t)(1 + e), without cancellation
+    f = None if gamma == 0 else _modulating_factor(xp, x, e, a, b, d, gamma)
+    alpha_t = alpha * t + (1.0 - alpha) * t1 if alpha >= 0 else None
+    loss = ce
+    if f is not None:
+        loss = loss * f
+    if alpha_t is not None:
+        loss = alpha_t * loss
+    res = (x, t, t1, e, s_pos, s_neg, pos, d, ce, f, alpha_t, _array.size(loss))
+    return _reduction.reduce(xp, loss, reduction), res
+
+
+def _sfl_bwd(xp, res, g, needs, alpha, gamma, reduction):
+    x, t, t1, e, s_pos, s_neg, pos, d, ce, f, alpha_t, size = res
+    w = _reduction.scale(xp, g, reduction, size=size)
+    if f is not None:
+        w = w * f
+    wa = w if alpha_t is None else w * alpha_t
+    live = d > 0
+    safe_d = xp.where(live, d, 1.0)
+    gx = gt = None
+    if needs[0]:
+        inner = t1 * s_pos - t * s_neg
+        if gamma:
+            r = xp.where(live, e / ((1.0 + e) * safe_d), 1.0 / (1.0 + e))  # s s' / q
+            inner = inner + gamma * ce * r * (1.0 - 2.0 * t)
+        gx = wa * inner
+    if needs[1]:
+        inner = -x
+        if gamma:
+            m = xp.expm1(-xp.abs(x))
+            c = xp.where(pos, m, -m)  # (s' - s)(1 + e)
+            ce_d = xp.where(live, ce / safe_d, 1.0)
+            inner = inner + gamma * ce_d * c
+        gt = wa * inner
+        if alpha_t is not None:
+            gt = gt + (2.0 * alpha - 1.0) * w * ce
+    return gx, gt
+
+
+sigmoid_focal_loss = Op("SigmoidFocalLossBackward0", _sfl_fwd, _sfl_bwd, (0, 1))
+
+
+# --- multi-class focal loss ---------------------------------------------------------------------
+
+
+def _log_softmax(xp, x, axis):
+    """``(log_softmax(x), softmax(x))`` along ``axis``, exact also for the top class.
+
+    ``log p = (x - m) - log1p(S)``, ``m = max(x)``, ``S = sum_{i != argmax} exp(x_i - m)``: the
+    shift is subtracted first, so the top class gets ``-log1p(S)`` with all its digits (``x - lse``
+    rounds it to 0 when ``S`` is below the rounding unit: logits ``[50, 0]`` give ``0`` instead of
+    ``-1.9e-22``). A non-finite maximum gives ``x - m`` (``-inf``, or nan), as torch.
+    """
+    m = xp.max(x, axis=axis, keepdims=True)
+    finite = xp.isfinite(m)
+    shifted = x - xp.where(finite, m, 0.0)
+    is_max = x == m
+    rest = xp.exp(xp.where(is_max | ~finite, -math.inf, shifted))
+    ties = xp.sum(xp.astype(is_max, x.dtype), axis=axis, keepdims=True) - 1.0
+    log_s = xp.log1p(xp.sum(rest, axis=axis, keepdims=True) + ties)
+    logp = xp.where(finite, shifted - log_s, x - m)
+    return logp, xp.exp(logp)
+
+
+def _focal_fwd(xp, inputs, gamma, reduction, ignore_index, probabilities):
+    z, target, weight = inputs
+    axis = class_axis(z.ndim)
+    logp, p = _log_softmax(xp, z, axis)
+    if probabilities:
+        a = target if weight is None else target * _broadcast_weight(xp, weight, z.ndim, axis)
+    else:
+        a, _, _ = _index_coefficients(xp, target, weight, ignore_index, z.shape[axis], axis, z.dtype, 0.0)
+    ce = _neg_weighted_sum(xp, a, logp, axis)
+    u = None if gamma == 0 else -xp.expm1(-ce)  # 1 - exp(-ce) without cancellation
+    loss = ce if u is None else u**gamma * ce
+    return _reduction.reduce(xp, loss, reduction), (p, logp, a, weight, ce, u, _array.size(loss), axis)
+
+
+def _focal_bwd(xp, res, g, needs, gamma, reduction, ignore_index, probabilities):
+    p, logp, a, weight, ce, u, size, axis = res
+    h = _reduction.scale(xp, g, reduction, size=size)
+    if u is not None:
+        # c / expm1(c) (1 at c = 0), as c exp(-c) / u above c = 1 so that expm1 cannot overflow
+        big = ce > 1.0
+        small = xp.where(big, 1.0, ce)
+        ratio = xp.where(
+            big,
+            ce * xp.exp(-xp.where(big, ce, 1.0)) / xp.where(big, u, 1.0),
+            xp.where(small == 0, 1.0, small / xp.where(small == 0, 1.0, xp.expm1(small))),
+        )
+        h = h * (u**gamma * (1.0 + gamma * ratio))
+    if h.ndim:
+        h = xp.expand_dims(h, axis=axis)
+    gz = gy = None
+    if needs[0]:
+        # p A - a, as a (p - 1) + p (A - a) with p - 1 = expm1(log p): exact for the target class
+        # of a confident sample, where p rounds to 1 (torch's p A - a gives 0 there).
+        big_a = xp.sum(a, axis=axis, keepdims=True)
+        gz = h * (a * xp.expm1(logp) + p * (big_a - a))
+    if needs[1] and probabilities:
+        w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
+        gy = -h * w_c * logp
+    return gz, gy, None
+
+
+focal_loss = Op("FocalLossBackward0", _focal_fwd, _focal_bwd, (0, 1))
