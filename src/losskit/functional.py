@@ -42,12 +42,35 @@ __all__ = [
 # --- regression -------------------------------------------------------------------------------
 
 
+def _same_library(input: Any, **others: Any) -> None:
+    """Every array argument comes from ``input``'s array library; else a TypeError naming it."""
+    ref = _checks.data(input)
+    if not _array.is_array(ref):
+        return  # the argument checks that follow say what is wrong with it
+    for name, value in others.items():
+        d = _checks.data(value)
+        if value is None or not _array.is_array(d):
+            continue
+        try:
+            _array.namespace(ref, d)
+        except TypeError:
+            raise TypeError(
+                f"{name} is {_kind(d)} but input is {_kind(ref)}: all arrays of one call must "
+                "come from one array library"
+            ) from None
+
+
+def _kind(d: Any) -> str:
+    return f"{type(d).__module__.split('.')[0]}.{type(d).__name__}"
+
+
 def _pointwise_args(input: Any, target: Any, weight: Any) -> Any:
+    _same_library(input, target=target, weight=weight)
     x = _checks.floating(input, "input")
-    y = _checks.floating(target, "target")
+    y = _checks.same_dtype(target, "target", x)
     _checks.same_shape(y, "target", x)
     if weight is not None:
-        w = _checks.floating(weight, "weight")
+        w = _checks.same_dtype(weight, "weight", x)
         _checks.same_shape(w, "weight", x)
     return x
 
@@ -144,6 +167,7 @@ def smooth_l1_loss(
 
 
 def _binary_args(input: Any, target: Any, weight: Any, pos_weight: Any = None) -> Any:
+    _same_library(input, target=target, weight=weight, pos_weight=pos_weight)
     x = _checks.floating(input, "input")
     y = _checks.same_dtype(target, "target", x)
     _checks.same_shape(y, "target", x)
@@ -231,6 +255,7 @@ def cross_entropy(
     array(1.6153863)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _same_library(input, target=target, weight=weight)
     x = _checks.class_input(input)
     ignore_index = _checks.integer(ignore_index, "ignore_index")
     label_smoothing = _checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
@@ -276,6 +301,7 @@ def nll_loss(
     array(0.39925385)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _same_library(input, target=target, weight=weight)
     x = _checks.class_input(input)
     ignore_index = _checks.integer(ignore_index, "ignore_index")
     _checks.class_weight(weight, x.shape[classification.class_axis(x.ndim)], x)
@@ -330,9 +356,23 @@ def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype:
 def logsumexp(input: Any, dim: int | tuple[int, ...], keepdim: bool = False) -> Any:
     """``log(sum(exp(x), dim))`` with a max shift and ``log1p``; exact where the sum is 1 + tiny."""
     x = _checks.floating(input, "input")
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    axes = tuple(_checks.integer(d, "dim") % max(x.ndim, 1) for d in dims)
-    return call(activations.logsumexp, (input,), axis=axes if len(axes) > 1 else axes[0], keepdims=bool(keepdim))
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if not dims:
+        raise ValueError("dim must name at least one dimension, got ()")
+    rank = max(x.ndim, 1)  # a 0-d input takes dim 0 or -1, as in torch
+    axes = []
+    for d in dims:
+        d = _checks.integer(d, "dim")
+        if not -rank <= d < rank:
+            raise IndexError(f"dim {d} is out of range for an input with {x.ndim} dimensions")
+        if d % rank in axes:
+            raise ValueError(f"dim {d} appears more than once in dim={tuple(dims)}")
+        axes.append(d % rank)
+    if x.ndim == 0:
+        # logsumexp of a 0-d x over its one "dim" is x itself: the op reduces over no axis.
+        return call(activations.logsumexp, (input,), axis=None, keepdims=bool(keepdim))
+    axis = tuple(axes) if len(axes) > 1 else axes[0]
+    return call(activations.logsumexp, (input,), axis=axis, keepdims=bool(keepdim))
 
 
 def sigmoid(input: Any) -> Any:

@@ -92,8 +92,10 @@ def _matmul_bwd(xp, res, g, needs):
     a, b = res
     a2 = xp.expand_dims(a, axis=0) if a.ndim == 1 else a
     b2 = xp.expand_dims(b, axis=-1) if b.ndim == 1 else b
-    g2 = xp.expand_dims(g, axis=-2) if a.ndim == 1 else g
-    g2 = xp.expand_dims(g2, axis=-1) if b.ndim == 1 else g2
+    # Restore the axes a 1-d operand dropped from the product (..., m, p): p first, then m, so
+    # that a 0-d g (vector @ vector) becomes (1, 1).
+    g2 = xp.expand_dims(g, axis=-1) if b.ndim == 1 else g
+    g2 = xp.expand_dims(g2, axis=-2) if a.ndim == 1 else g2
     ga = gb = None
     if needs[0]:
         ga = g2 @ xp.matrix_transpose(b2)

@@ -377,6 +377,9 @@ class Tensor:
     def __neg__(self) -> "Tensor":
         return apply(ops.neg, (self,))
 
+    def __abs__(self) -> "Tensor":
+        return self.abs()
+
     def __pos__(self) -> "Tensor":
         return self
 

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import math
 
+from .._array import device
 from ._op import Op
 
 
-def logsumexp_keepdims(xp, x, axis):
-    """log(sum(exp(x), axis)) with the reduced axis kept; see the module docstring."""
+def _shifted_logsumexp(xp, x, axis):
+    """``(m, r)`` with ``logsumexp(x) = m + r`` along ``axis`` (kept): ``m`` the finite maximum
+    (0 where the maximum is not finite) and ``r = log1p(...)``, or ``None`` for an empty axis."""
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    axes = {a % x.ndim for a in axes} if x.ndim else set()
+    if any(x.shape[a] == 0 for a in axes):
+        return None
     m = xp.max(x, axis=axis, keepdims=True)
     finite = xp.isfinite(m)
     m0 = xp.where(finite, m, 0.0)
@@ -27,14 +33,36 @@ def logsumexp_keepdims(xp, x, axis):
     # Exclude the maxima from the sum (each contributes exactly 1); count all but one back in.
     rest = xp.exp(xp.where(is_max | ~finite, -math.inf, x - m0))
     ties = xp.sum(xp.astype(is_max, x.dtype), axis=axis, keepdims=True) - 1.0
-    return xp.where(finite, m0 + xp.log1p(xp.sum(rest, axis=axis, keepdims=True) + ties), m)
+    r = xp.log1p(xp.sum(rest, axis=axis, keepdims=True) + ties)
+    # A non-finite maximum is the answer itself: m + r with m0 = 0 and r = m there.
+    return m0, xp.where(finite, r, m)
+
+
+def logsumexp_keepdims(xp, x, axis):
+    """log(sum(exp(x), axis)) with the reduced axis kept; see the module docstring."""
+    parts = _shifted_logsumexp(xp, x, axis)
+    if parts is None:
+        # An empty sum: log 0 = -inf, as torch (max has no identity, so it cannot go through max).
+        axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        axes = {a % x.ndim for a in axes}
+        shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        return xp.full(shape, -math.inf, dtype=x.dtype, device=device(x))
+    m0, r = parts
+    return m0 + r
 
 
 def log_softmax_forward(xp, x, axis):
-    """``(log_softmax(x), softmax(x))`` along ``axis``."""
-    lse = logsumexp_keepdims(xp, x, axis)
-    # x - lse is nan only where both are +inf; torch gives nan there too.
-    logp = x - lse
+    """``(log_softmax(x), softmax(x))`` along ``axis``.
+
+    ``(x - m) - r`` rather than ``x - logsumexp(x)``: for logits ``[50, 0]`` the latter rounds
+    ``50 + 1.9e-22`` to 50 and gives 0 for the top class, the former keeps ``-1.9e-22``.
+    """
+    parts = _shifted_logsumexp(xp, x, axis)
+    if parts is None:  # an empty axis: nothing to normalise
+        return x, xp.exp(x)
+    m0, r = parts
+    # nan only where x and the maximum are both +inf; torch gives nan there too.
+    logp = (x - m0) - r
     return logp, xp.exp(logp)
 
 
@@ -44,13 +72,18 @@ def log_softmax_forward(xp, x, axis):
 def _logsumexp_fwd(xp, inputs, axis, keepdims):
     x = inputs[0]
     lse = logsumexp_keepdims(xp, x, axis)
-    out = lse if keepdims else xp.squeeze(lse, axis=axis)
+    if keepdims:
+        out = lse
+    elif axis is None:  # every axis: a 0-d result
+        out = xp.reshape(lse, ())
+    else:
+        out = xp.squeeze(lse, axis=axis)
     return out, (x, lse)
 
 
 def _logsumexp_bwd(xp, res, g, needs, axis, keepdims):
     x, lse = res
-    if not keepdims:
+    if not keepdims and axis is not None:  # (with axis None, a 0-d g broadcasts as it is)
         g = xp.expand_dims(g, axis=axis) if isinstance(axis, int) else _expand(xp, g, axis)
     return (g * xp.exp(x - lse),)
 

@@ -20,9 +20,16 @@ gives nan there).
 
 ``nll_loss`` is the same with ``log p`` given as the input and ``eps = 0``:
 ``dl_n/dx_nj = -a_nj``.
+
+Torch's conventions where 'mean' has nothing to divide by (every target ignored, or every
+target's class weight 0): the value is nan (0/0, also with label smoothing, where the sum itself
+may be positive), the gradient of an ignored target is exactly 0, and that of a target not
+ignored is nan (for ``nll_loss`` only at the target's own class).
 """
 
 from __future__ import annotations
+
+import math
 
 from .. import _array, _reduction
 from .._array import onehot
@@ -59,6 +66,12 @@ def _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, dtype
     return a, w_t, safe
 
 
+def _mean_total(xp, w_t):
+    """The 'mean' denominator ``sum(w_t)``, nan where it is 0 (torch: the mean is then nan)."""
+    total = xp.sum(w_t)
+    return xp.where(total == 0, math.nan, total)
+
+
 def _neg_weighted_sum(xp, a, logp, axis):
     """``-sum_c a_c log p_c`` with ``0 * log 0 = 0``."""
     return -xp.sum(xp.where(a == 0, 0.0, a * logp), axis=axis)
@@ -69,7 +82,7 @@ def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities)
     axis = class_axis(z.ndim)
     n_classes = z.shape[axis]
     logp, p = log_softmax_forward(xp, z, axis)
-    total = None
+    total = live = None
     if probabilities:
         y = (1.0 - label_smoothing) * target + label_smoothing / n_classes if label_smoothing else target
         a = y if weight is None else y * _broadcast_weight(xp, weight, z.ndim, axis)
@@ -77,21 +90,27 @@ def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities)
         a, w_t, _ = _index_coefficients(
             xp, target, weight, ignore_index, n_classes, axis, z.dtype, label_smoothing
         )
+        live = xp.expand_dims(target != ignore_index, axis=axis)
         if reduction == "mean":
-            total = xp.sum(w_t)
+            total = _mean_total(xp, w_t)
     loss = _neg_weighted_sum(xp, a, logp, axis)
     size = _array.size(loss)
-    return _reduction.reduce(xp, loss, reduction, total), (p, logp, a, weight, total, size, axis)
+    return _reduction.reduce(xp, loss, reduction, total), (p, logp, a, weight, total, size, axis, live)
 
 
 def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabilities):
-    p, logp, a, weight, total, size, axis = res
+    p, logp, a, weight, total, size, axis, live = res
     scale = _reduction.scale(xp, g, reduction, total, size)
     if reduction == "none":
         scale = xp.expand_dims(scale, axis=axis)
     gz = gy = None
     if needs[0]:
-        gz = scale * (p * xp.sum(a, axis=axis, keepdims=True) - a)
+        # p A - a written as a (p - 1) + p (A - a), with p - 1 = expm1(log p): for a top class
+        # with p = 1 - 1e-22 the naive form cancels to 0, this one keeps -1e-22 a.
+        A = xp.sum(a, axis=axis, keepdims=True)
+        gz = scale * (a * xp.expm1(logp) + p * (A - a))
+        if live is not None:
+            gz = xp.where(live, gz, 0.0)  # an ignored target's gradient is 0, even when the mean is nan
     if needs[1] and probabilities:
         # d l / d y_c = -(1 - eps) w_c log p_c
         w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
@@ -105,19 +124,20 @@ cross_entropy = Op("CrossEntropyLossBackward0", _ce_fwd, _ce_bwd, (0, 1))
 def _nll_fwd(xp, inputs, reduction, ignore_index):
     x, target, weight = inputs
     axis = class_axis(x.ndim)
-    a, w_t, safe = _index_coefficients(xp, target, weight, ignore_index, x.shape[axis], axis, x.dtype, 0.0)
+    n_classes = x.shape[axis]
+    _, w_t, safe = _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, x.dtype, 0.0)
     picked = xp.squeeze(xp.take_along_axis(x, xp.expand_dims(safe, axis=axis), axis=axis), axis=axis)
     loss = xp.where(w_t == 0, 0.0, -w_t * picked)
-    total = xp.sum(w_t) if reduction == "mean" else None
-    return _reduction.reduce(xp, loss, reduction, total), (a, total, _array.size(loss), axis)
+    total = _mean_total(xp, w_t) if reduction == "mean" else None
+    # The one entry per target that receives a gradient: the target's class, unless ignored.
+    hit = onehot(xp, safe, n_classes, axis, xp.bool) & xp.expand_dims(target != ignore_index, axis=axis)
+    return _reduction.reduce(xp, loss, reduction, total), (hit, w_t, total, _array.size(loss), axis)
 
 
 def _nll_bwd(xp, res, g, needs, reduction, ignore_index):
-    a, total, size, axis = res
+    hit, w_t, total, size, axis = res
     scale = _reduction.scale(xp, g, reduction, total, size)
-    if reduction == "none":
-        scale = xp.expand_dims(scale, axis=axis)
-    return (-scale * a, None, None)
+    return (xp.where(hit, xp.expand_dims(-w_t * scale, axis=axis), 0.0), None, None)
 
 
 nll_loss = Op("NllLossBackward0", _nll_fwd, _nll_bwd, (0,))
