@@ -32,7 +32,10 @@ def test_value_printed_in_the_seed(ex):
     assert abs(loss.item() - float(printed.group(1))) <= 2e-4
 
 
-@pytest.mark.parametrize("ex", tour.EXAMPLES, ids=IDS)
+IN_TORCH = [ex for ex in tour.EXAMPLES if ex.fn.__name__ != "focal_loss"]
+
+
+@pytest.mark.parametrize("ex", IN_TORCH, ids=[ex.name for ex in IN_TORCH])
 def test_value_and_gradient_equal_torch(ex, assert_close):
     torch = pytest.importorskip("torch")
     import torch.nn.functional as TF
@@ -53,3 +56,17 @@ def test_seed_003_log_loss_by_hand():
     expected = -(np.log(0.9) * 2 + np.log(0.8) + np.log(0.7)) / 4
     value = losskit.functional.binary_cross_entropy(np.array([0.1, 0.9, 0.8, 0.3]), np.array([0.0, 1.0, 1.0, 0.0]))
     assert value == pytest.approx(expected, rel=1e-15)
+
+
+def test_focal_example_equals_the_seeds_formula_in_torch(assert_close):
+    # The seeds' FocalLoss: ce = F.cross_entropy(x, t, reduction='none'), p = exp(-ce),
+    # loss = ((1 - p) ** gamma * ce).mean(), gamma = 2.
+    torch = pytest.importorskip("torch")
+    (ex,) = [ex for ex in tour.EXAMPLES if ex.name == "FocalLoss"]
+    x, target, loss = ex.run()
+    tx = torch.tensor(np.asarray(ex.input, dtype=np.float32), requires_grad=True)
+    ce = torch.nn.functional.cross_entropy(tx, torch.from_numpy(target), reduction="none")
+    tloss = ((1 - torch.exp(-ce)) ** 2 * ce).mean()
+    tloss.backward()
+    assert_close(loss.data, tloss.detach().numpy())
+    assert_close(x.grad.data, tx.grad.numpy())

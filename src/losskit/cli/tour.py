@@ -118,6 +118,75 @@ EXAMPLES = (
         np.log(np.exp(_CE_LOGITS) / np.exp(_CE_LOGITS).sum(1, keepdims=True)).tolist(),
         [1, 0, 3], target_dtype=np.int64,
     ),
+    Example(
+        "KLDivLoss",
+        "l = y (log y - x)  (x: log-probabilities; the seed passes probabilities, hence < 0)",
+        "seed 001 (torch printed -0.3335)",
+        F.kl_div, [[0.5, 0.3, 0.2], [0.2, 0.3, 0.5]], [[0.9, 0.05, 0.05], [0.1, 0.7, 0.2]],
+    ),
+    Example(
+        "MultiLabelMarginLoss",
+        "l = sum_{j target, i not target} max(0, 1 - (x[y_j] - x[i])) / C, targets end at -1",
+        "seed 001 (torch printed 0.4500)",
+        F.multilabel_margin_loss, [[0.9, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]], target_dtype=np.int64,
+    ),
+    Example(
+        "SoftMarginLoss",
+        "l = log(1 + exp(-y x)) = softplus(-y x)",
+        "seed 001 (torch printed 0.6764)",
+        F.soft_margin_loss, [[0.3, 0.7], [0.5, 0.5]], [[-1.0, 1.0], [1.0, -1.0]],
+    ),
+    Example(
+        "MultiMarginLoss",
+        "l = sum_{i != y} max(0, margin - x[y] + x[i])^p / C",
+        "seed 001 (torch printed 0.6000)",
+        F.multi_margin_loss, [[0.3, 0.7], [0.5, 0.5]], [0, 1], target_dtype=np.int64,
+    ),
+    Example(
+        "HingeEmbeddingLoss",
+        "l = x if y = 1, max(0, margin - x) if y = -1",
+        "seed 001 (torch printed 0.7667)",
+        F.hinge_embedding_loss, [[1.0, 0.8, 0.5]], [[1.0, 1.0, -1.0]],
+    ),
+    Example(
+        "CosineEmbeddingLoss",
+        "l = 1 - cos(x1, x2) if y = 1, max(0, cos(x1, x2) - margin) if y = -1",
+        "seed 001 (torch printed 0.5000)",
+        F.cosine_embedding_loss, [[0.3, 0.5, 0.7], [0.3, 0.5, 0.7]], [1.0, -1.0],
+        others=([[0.1, 0.3, 0.5], [0.1, 0.3, 0.5]],),
+    ),
+    # The seeds show these with random inputs only; fixed small inputs stand in for them.
+    Example(
+        "PoissonNLLLoss",
+        "l = exp(x) - y x  (log_input=True)",
+        "seed 001's call, fixed inputs",
+        F.poisson_nll_loss, [[0.5, -1.0], [1.2, 0.0]], [[2.0, 0.0], [3.0, 1.0]],
+    ),
+    Example(
+        "MarginRankingLoss",
+        "l = max(0, -y (x1 - x2) + margin)",
+        "seed 001's call, fixed inputs",
+        F.margin_ranking_loss, [0.8, -0.3, 0.1], [1.0, -1.0, 1.0], others=([0.2, 0.4, 0.5],),
+    ),
+    Example(
+        "TripletMarginLoss",
+        "l = max(d(a, p) - d(a, n) + margin, 0), d(u, v) = ||u - v + eps||_2",
+        "seed 001's call (margin=1, p=2), fixed inputs",
+        F.triplet_margin_loss, [[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [2.0, 2.0]],
+        others=([[0.0, 0.5], [1.0, 0.0]],),
+    ),
+    Example(
+        "MultiLabelSoftMarginLoss",
+        "l = -mean_c [y log sigmoid(x) + (1 - y) log sigmoid(-x)]",
+        "losskit example",
+        F.multilabel_soft_margin_loss, [[0.9, -0.2, 0.4, 0.8]], [[1.0, 0.0, 0.0, 1.0]],
+    ),
+    Example(
+        "FocalLoss",
+        "l = (1 - p)^gamma ce, ce = cross entropy, p = exp(-ce)",
+        "seed 001's user-written FocalLoss on seed 003's logits",
+        F.focal_loss, _CE_LOGITS, [1, 0, 3], target_dtype=np.int64,
+    ),
 )
 
 
