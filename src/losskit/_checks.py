@@ -159,3 +159,22 @@ def class_index_target(target: Any, x: Any, ignore_index: int) -> Any:
                 f"or equal ignore_index={ignore_index}"
             )
     return t
+
+
+def class_target(target: Any, x: Any, ignore_index: int) -> bool:
+    """A class-index target or a class-probability target for logits ``x``; True for the latter.
+
+    Probabilities: the input's dtype and shape, and no ``ignore_index`` (torch's rule).
+    Indices: as :func:`class_index_target`.
+    """
+    t = array(target, "target")
+    if _array.is_floating(_array.namespace(t), t):
+        same_dtype(target, "target", x)
+        same_shape(t, "target (class probabilities)", x)
+        if ignore_index >= 0:
+            raise ValueError(
+                f"ignore_index={ignore_index} is not supported with class-probability targets"
+            )
+        return True
+    class_index_target(target, x, ignore_index)
+    return False

@@ -261,17 +261,7 @@ def cross_entropy(
     label_smoothing = _checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
     axis = classification.class_axis(x.ndim)
     _checks.class_weight(weight, x.shape[axis], x)
-    t = _checks.array(target, "target")
-    probabilities = _array.is_floating(_array.namespace(t), t)
-    if probabilities:
-        _checks.same_dtype(target, "target", x)
-        _checks.same_shape(t, "target (class probabilities)", x)
-        if ignore_index >= 0:
-            raise ValueError(
-                f"ignore_index={ignore_index} is not supported with class-probability targets"
-            )
-    else:
-        _checks.class_index_target(target, x, ignore_index)
+    probabilities = _checks.class_target(target, x, ignore_index)
     return call(
         classification.cross_entropy,
         (input, target, weight),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _array, _checks, _reduction
+from .. import _checks, _reduction
 from ..dispatch import call
 from ..losses import focal as _ops
 from ..losses.classification import class_axis
@@ -92,15 +92,7 @@ def focal_loss(
     gamma = _checks.number(gamma, "gamma", low=0.0)
     ignore_index = _checks.integer(ignore_index, "ignore_index")
     _checks.class_weight(weight, x.shape[class_axis(x.ndim)], x)
-    t = _checks.array(target, "target")
-    probabilities = _array.is_floating(_array.namespace(t), t)
-    if probabilities:
-        _checks.same_dtype(target, "target", x)
-        _checks.same_shape(t, "target (class probabilities)", x)
-        if ignore_index >= 0:
-            raise ValueError(f"ignore_index={ignore_index} is not supported with class-probability targets")
-    else:
-        _checks.class_index_target(target, x, ignore_index)
+    probabilities = _checks.class_target(target, x, ignore_index)
     return call(
         _ops.focal_loss,
         (input, target, weight),
