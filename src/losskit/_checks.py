@@ -11,6 +11,7 @@ import numbers
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 from . import _array
 from .autograd.tensor import Tensor
@@ -178,3 +179,28 @@ def class_target(target: Any, x: Any, ignore_index: int) -> bool:
         return True
     class_index_target(target, x, ignore_index)
     return False
+
+
+def flag(value: Any, name: str) -> bool:
+    """A bool option (torch's signatures reject ints and None with a TypeError)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def real_target(target: Any, like: Any, like_name: str = "input") -> Any:
+    """A real-valued target: integers become an array of ``like``'s dtype (torch's values),
+    floats must already have it."""
+    t = array(target, "target")
+    xp = _array.namespace(t)
+    if _array.is_integral(xp, t):
+        return xp.astype(t, like.dtype)
+    same_dtype(target, "target", like, like_name)
+    return target
+
+
+def matching_target(target: Any, like: Any, like_name: str = "input") -> Any:
+    """:func:`real_target` of ``like``'s shape as well."""
+    target = real_target(target, like, like_name)
+    same_shape(data(target), "target", like, like_name)
+    return target

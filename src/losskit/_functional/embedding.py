@@ -66,12 +66,6 @@ def _same_shaped(arrays: tuple[Any, ...], names: tuple[str, ...]) -> Any:
     return first
 
 
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
-
-
 def _norm_order(p: Any, last: int) -> float:
     """torch's ``p``: any real number (0, negative and +-inf included), with a nonempty last
     dimension where the norm has no value on an empty one (negative and infinite ``p``)."""
@@ -130,7 +124,7 @@ def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepd
     shape = _pair(x1, x2)
     p = _norm_order(p, shape[-1] if shape else 1)
     eps = _checks.number(eps, "eps")
-    keepdim = _flag(keepdim, "keepdim")
+    keepdim = _checks.flag(keepdim, "keepdim")
     return call(ops.pairwise_distance, (x1, x2), p=p, eps=eps, keepdim=keepdim)
 
 
@@ -209,7 +203,7 @@ def triplet_margin_loss(
     x = _same_shaped((anchor, positive, negative), ("anchor", "positive", "negative"))
     p = _norm_order(p, x.shape[-1] if x.ndim else 1)
     eps = _checks.number(eps, "eps")
-    swap = _flag(swap, "swap")
+    swap = _checks.flag(swap, "swap")
 
     def distance(a: Any, b: Any) -> Any:
         return call(ops.pairwise_distance, (a, b), p=p, eps=eps, keepdim=False)
@@ -245,7 +239,7 @@ def triplet_margin_with_distance_loss(
     """
     reduction = _reduction.resolve(reduction)
     margin = _margin(margin)
-    swap = _flag(swap, "swap")
+    swap = _checks.flag(swap, "swap")
     _same_shaped((anchor, positive, negative), ("anchor", "positive", "negative"))
     if distance_function is None:
         distance_function = pairwise_distance

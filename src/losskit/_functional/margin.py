@@ -24,22 +24,6 @@ __all__ = [
 ]
 
 
-def _real_target(target: Any, like: Any, like_name: str = "input") -> Any:
-    """A real-valued target: integers become an array of ``like``'s dtype, floats must have it."""
-    t = _checks.array(target, "target")
-    xp = _array.namespace(t)
-    if _array.is_integral(xp, t):
-        return xp.astype(t, like.dtype)
-    _checks.same_dtype(target, "target", like, like_name)
-    return target
-
-
-def _matching_target(target: Any, x: Any, like_name: str = "input") -> Any:
-    target = _real_target(target, x, like_name)
-    _checks.same_shape(_checks.data(target), "target", x, like_name)
-    return target
-
-
 def _class_rows_input(input: Any) -> Any:
     """``input`` of shape ``()``, ``(C)`` or ``(N, C)`` with ``C > 0`` (torch's rule)."""
     x = _checks.floating(input, "input")
@@ -97,7 +81,7 @@ def margin_ranking_loss(
     x1 = _checks.floating(input1, "input1")
     x2 = _checks.same_dtype(input2, "input2", x1, "input1")
     _checks.same_shape(x2, "input2", x1, "input1")
-    target = _matching_target(target, x1, "input1")
+    target = _checks.matching_target(target, x1, "input1")
     margin = _checks.number(margin, "margin")
     return call(ops.margin_ranking, (input1, input2, target), reduction=reduction, margin=margin)
 
@@ -123,7 +107,7 @@ def hinge_embedding_loss(
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
     x = _checks.floating(input, "input")
-    target = _matching_target(target, x)
+    target = _checks.matching_target(target, x)
     margin = _checks.number(margin, "margin")
     return call(ops.hinge_embedding, (input, target), reduction=reduction, margin=margin)
 
@@ -146,7 +130,7 @@ def soft_margin_loss(
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
     x = _checks.floating(input, "input")
-    target = _matching_target(target, x)
+    target = _checks.matching_target(target, x)
     return call(ops.soft_margin, (input, target), reduction=reduction)
 
 
@@ -177,7 +161,7 @@ def multilabel_soft_margin_loss(
     x = _checks.floating(input, "input")
     if x.ndim == 0:
         raise IndexError("input must have at least one dimension (the class axis, last), got a 0-d array")
-    target = _matching_target(target, x)
+    target = _checks.matching_target(target, x)
     if weight is not None:
         w = _checks.same_dtype(weight, "weight", x)
         _checks.broadcastable_to(w, "weight", tuple(x.shape))

@@ -11,8 +11,6 @@ import numbers
 import warnings
 from typing import Any
 
-import numpy as np
-
 from .. import _array, _checks, _reduction
 from ..dispatch import call
 from ..losses import probabilistic as ops
@@ -26,31 +24,11 @@ KL_MEAN_WARNING = (
 )
 
 
-def _flag(value: Any, name: str) -> bool:
-    """A bool option (torch's C++ signature rejects ints and None with a TypeError)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return bool(value)
-
-
 def _resolve(reduction: Any, size_average: Any = None, reduce: Any = None) -> str:
     """torch's rule for these losses: 'elementwise_mean' is not a valid reduction here."""
     if size_average is None and reduce is None and reduction == "elementwise_mean":
         raise ValueError("reduction must be one of 'none', 'mean', 'sum', got 'elementwise_mean'")
     return _reduction.resolve(reduction, size_average, reduce)
-
-
-def _real_target(target: Any, x: Any) -> Any:
-    """Integer counts become an array of the input's dtype (torch promotes them); floats must
-    have the input's dtype; the shape must be the input's."""
-    t = _checks.array(target, "target")
-    xp = _array.namespace(t)
-    if _array.is_integral(xp, t):
-        target = t = xp.astype(t, x.dtype)
-    else:
-        _checks.same_dtype(target, "target", x)
-    _checks.same_shape(t, "target", x)
-    return target
 
 
 def poisson_nll_loss(
@@ -83,10 +61,10 @@ def poisson_nll_loss(
     """
     reduction = _resolve(reduction, size_average, reduce)
     x = _checks.floating(input, "input")
-    log_input = _flag(log_input, "log_input")
-    full = _flag(full, "full")
+    log_input = _checks.flag(log_input, "log_input")
+    full = _checks.flag(full, "full")
     eps = _checks.number(eps, "eps")
-    target = _real_target(target, x)
+    target = _checks.matching_target(target, x)
     return call(
         ops.poisson_nll_loss, (input, target), reduction=reduction, log_input=log_input, full=full, eps=eps
     )
@@ -197,7 +175,7 @@ def kl_div(
     x = _checks.floating(input, "input")
     y = _checks.same_dtype(target, "target", x)
     _checks.same_shape(y, "target", x)
-    log_target = _flag(log_target, "log_target")
+    log_target = _checks.flag(log_target, "log_target")
     if effective == "batchmean":
         effective = "sum"
     divisor = x.shape[0] if batchmean and x.ndim != 0 else None

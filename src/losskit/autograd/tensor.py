@@ -550,6 +550,17 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     return apply(ops.where, (_unwrap(condition), x, y))
 
 
+def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Reset the ``.grad`` of each Tensor (for Module.zero_grad and Optimizer.zero_grad)."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.zero_()
+
+
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf Tensor holding a copy of ``data`` (torch.tensor's defaults for Python data)."""
     return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad)

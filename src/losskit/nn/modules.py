@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _array, _checks
 from .. import functional as F
-from ..autograd.tensor import Tensor, _as_array, _resolve_dtype, matmul, where
+from ..autograd.tensor import Tensor, _as_array, _resolve_dtype, matmul, where, zero_grads
 from ..random import generator
 
 __all__ = [
@@ -144,13 +144,7 @@ class Module:
     # --- state -------------------------------------------------------------------------------
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         if not isinstance(mode, bool):

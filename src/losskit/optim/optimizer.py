@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 
 from .. import _checks
 from ..autograd.grad_mode import no_grad
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, zero_grads
 
 
 class Optimizer:
@@ -55,14 +55,7 @@ class Optimizer:
                 raise ValueError(f"{name} must be >= 0, got {group[name]}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.zero_()
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
