@@ -36,6 +36,7 @@ from .autograd import (
     where,
 )
 from .functional import logsumexp, log_softmax, sigmoid, softmax
+from .parts import mean_parts
 from .random import manual_seed
 
 __version__ = "0.1.0"
@@ -58,6 +59,7 @@ __all__ = [
     "max",
     "manual_seed",
     "mean",
+    "mean_parts",
     "nn",
     "no_grad",
     "optim",

@@ -76,6 +76,18 @@ def onehot(xp: Any, index: Any, n: int, axis: int, dtype: Any) -> Any:
     return xp.astype(xp.expand_dims(index, axis=axis) == classes, dtype)
 
 
+def take_along_axis(xp: Any, x: Any, indices: Any, axis: int) -> Any:
+    """``xp.take_along_axis``, or for a namespace without it (dask) the same gather as a sum over
+    a comparison with an arange (memory: the output times the length of ``axis``)."""
+    if hasattr(xp, "take_along_axis"):
+        return xp.take_along_axis(x, indices, axis=axis)
+    xm = xp.moveaxis(x, axis, -1)
+    im = xp.moveaxis(indices, axis, -1)
+    k = xp.arange(xm.shape[-1], dtype=im.dtype, device=_device(x))
+    picked = xp.where(xp.expand_dims(im, axis=-1) == k, xp.expand_dims(xm, axis=-2), 0)
+    return xp.moveaxis(xp.sum(picked, axis=-1, dtype=x.dtype), -1, axis)
+
+
 def size(x: Any) -> int:
     """The element count. Not ``x.size``: on torch tensors that is a method."""
     return array_api_compat.size(x)

@@ -13,8 +13,10 @@ from ..losses import ctc as _ctc
 __all__ = ["ctc_loss"]
 
 
-def _lengths(value: Any, name: str, n_batch: int, batched: bool) -> list[int]:
-    """``input_lengths``/``target_lengths`` as Python ints, one per sample.
+def _lengths(value: Any, name: str, n_batch: int, batched: bool) -> Any:
+    """``input_lengths``/``target_lengths`` as Python ints, one per sample; or, for an array whose
+    values cannot be read now (traced by jax.jit or vmap, a lazy dask array), the array itself,
+    after the checks of its dtype and size.
 
     Accepted as torch does (a tuple or list of ints, an integer array of any shape holding N
     values), plus a plain int for unbatched input.
@@ -35,6 +37,10 @@ def _lengths(value: Any, name: str, n_batch: int, batched: bool) -> list[int]:
         if not _array.is_integral(ns, value):
             raise TypeError(f"{name} must be an integer array, got dtype {value.dtype}")
         flat = ns.reshape(value, (-1,))
+        if not _checks.concrete(flat):
+            if flat.shape[0] != n_batch:
+                raise ValueError(f"{name} must hold one length per sample (batch size {n_batch}), got {flat.shape[0]}")
+            return flat
         values = [int(flat[i]) for i in range(flat.shape[0])]
     elif isinstance(value, (list, tuple)):
         for v in value:
@@ -52,7 +58,7 @@ def _lengths(value: Any, name: str, n_batch: int, batched: bool) -> list[int]:
 
 def _check_target_values(t: Any, tl: list[int], n_classes: int, blank: int) -> None:
     """Labels within each target's length must be class indices in [0, C) other than blank."""
-    if not (_checks.concrete(t) and t.size):
+    if not (_checks.concrete(t) and _array.size(t)):
         return
     xp = _array.namespace(t)
     if t.ndim == 2:
@@ -119,7 +125,7 @@ def ctc_loss(
     x = _checks.floating(log_probs, "log_probs")
     if x.ndim not in (2, 3):
         raise ValueError(f"log_probs must have shape (T, N, C) or unbatched (T, C), got shape {tuple(x.shape)}")
-    if x.size == 0:
+    if _array.size(x) == 0:
         raise ValueError(f"log_probs must not be empty (as in torch), got shape {tuple(x.shape)}")
     batched = x.ndim == 3
     n_time, n_classes = x.shape[0], x.shape[-1]
@@ -139,14 +145,21 @@ def ctc_loss(
 
     il = _lengths(input_lengths, "input_lengths", n_batch, batched)
     tl = _lengths(target_lengths, "target_lengths", n_batch, batched)
-    for n, v in enumerate(il):
+    if not isinstance(tl, list) and t.ndim == 1:
+        raise ValueError(
+            "1-D (concatenated) targets need target_lengths whose values are known when the loss is "
+            "built (a list, tuple or concrete array), not traced or lazy: they set the targets' split"
+        )
+    for n, v in enumerate(il if isinstance(il, list) else ()):
         if not 0 <= v <= n_time:
             raise ValueError(f"input_lengths must be in [0, T] = [0, {n_time}], got {v} for sample {n}")
-    for n, v in enumerate(tl):
+    for n, v in enumerate(tl if isinstance(tl, list) else ()):
         if v < 0:
             raise ValueError(f"target_lengths must be >= 0, got {v} for sample {n}")
     max_target_length = None
-    if t.ndim == 2:
+    if not isinstance(tl, list):
+        pass  # traced lengths: their values are checked where they are concrete (eager calls)
+    elif t.ndim == 2:
         if t.shape[0] != n_batch:
             raise ValueError(
                 f"targets batch size {t.shape[0]} must match log_probs batch size {n_batch} "
@@ -163,7 +176,8 @@ def ctc_loss(
                 f"got {t.shape[0]}"
             )
         max_target_length = max(tl)
-    _check_target_values(t, tl, n_classes, blank)
+    if isinstance(tl, list):
+        _check_target_values(t, tl, n_classes, blank)
 
     xp = _array.namespace(x)
     dev = _array.device(x)
@@ -172,11 +186,17 @@ def ctc_loss(
         (
             log_probs,
             targets,
-            xp.asarray(il, dtype=xp.int64, device=dev),
-            xp.asarray(tl, dtype=xp.int64, device=dev),
+            _as_int64(xp, il, dev),
+            _as_int64(xp, tl, dev),
         ),
         blank=blank,
         reduction=reduction,
         zero_infinity=zero_infinity,
         max_target_length=max_target_length,
     )
+
+
+def _as_int64(xp: Any, lengths: Any, device: Any) -> Any:
+    if isinstance(lengths, list):
+        return xp.asarray(lengths, dtype=xp.int64, device=device)
+    return xp.astype(lengths, xp.int64)

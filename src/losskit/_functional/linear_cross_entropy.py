@@ -151,7 +151,7 @@ def _index_target(target: Any, t: Any, expected: tuple, n_classes: int, ignore_i
             f"target shape {tuple(t.shape)} must be {expected} (class indices) or the logits' shape "
             "(class probabilities) for this input and linear_weight"
         )
-    if _checks.concrete(t) and t.size:
+    if _checks.concrete(t) and _array.size(t):
         bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
         if bool(xp.any(bad)):
             high = int(xp.max(xp.where(bad, t, -1)))

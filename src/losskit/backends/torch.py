@@ -29,11 +29,15 @@ class _Box:
     __slots__ = ("spec",)
 
 
-def _flatten(tree: Any, inputs: Sequence[Any], tensors: list) -> Any:
-    """Replace each tensor leaf by ("in", i) when it is input i, else ("out", k)."""
+def _flatten(tree: Any, inputs: Sequence[Any], value: Any, tensors: list) -> Any:
+    """Replace each tensor leaf by ("in", i) when it is input i, ("value", 0) when it is the
+    op's value (which must stay differentiable: it cannot also be a non-differentiable extra
+    output), else ("out", k)."""
     if isinstance(tree, (tuple, list)):
-        return type(tree)(_flatten(t, inputs, tensors) for t in tree)
+        return type(tree)(_flatten(t, inputs, value, tensors) for t in tree)
     if isinstance(tree, torch.Tensor):
+        if tree is value:
+            return ("__value__", 0)
         for i, x in enumerate(inputs):
             if tree is x:
                 return ("__in__", i)
@@ -42,11 +46,11 @@ def _flatten(tree: Any, inputs: Sequence[Any], tensors: list) -> Any:
     return tree
 
 
-def _unflatten(spec: Any, inputs: Sequence[Any], tensors: Sequence[Any]) -> Any:
-    if isinstance(spec, tuple) and len(spec) == 2 and spec[0] in ("__in__", "__out__"):
-        return inputs[spec[1]] if spec[0] == "__in__" else tensors[spec[1]]
+def _unflatten(spec: Any, inputs: Sequence[Any], value: Any, tensors: Sequence[Any]) -> Any:
+    if isinstance(spec, tuple) and len(spec) == 2 and spec[0] in ("__in__", "__out__", "__value__"):
+        return {"__in__": inputs, "__out__": tensors, "__value__": (value,)}[spec[0]][spec[1]]
     if isinstance(spec, (tuple, list)):
-        return type(spec)(_unflatten(s, inputs, tensors) for s in spec)
+        return type(spec)(_unflatten(s, inputs, value, tensors) for s in spec)
     return spec
 
 
@@ -58,7 +62,7 @@ class _LosskitOp(torch.autograd.Function):
         xp = array_api_compat.array_namespace(*(x for x in inputs if isinstance(x, torch.Tensor)))
         value, residuals = op.forward(xp, inputs, **dict(options))
         extra: list = []
-        box.spec = _flatten(residuals, inputs, extra)
+        box.spec = _flatten(residuals, inputs, value, extra)
         return (value, *extra)
 
     @staticmethod
@@ -71,7 +75,7 @@ class _LosskitOp(torch.autograd.Function):
         ctx.non_tensor_inputs = [None if isinstance(a, torch.Tensor) else a for a in args]
         ctx.shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else None for a in args]
         ctx.n_inputs = len(args)
-        ctx.save_for_backward(*[t for t in tensor_inputs if t is not None], *extra)
+        ctx.save_for_backward(*[t for t in tensor_inputs if t is not None], output[0], *extra)
         ctx.tensor_positions = [i for i, t in enumerate(tensor_inputs) if t is not None]
 
     @staticmethod
@@ -82,7 +86,7 @@ class _LosskitOp(torch.autograd.Function):
         inputs = list(ctx.non_tensor_inputs)
         for pos, t in zip(ctx.tensor_positions, saved[:n]):
             inputs[pos] = t
-        residuals = _unflatten(ctx.spec, inputs, saved[n:])
+        residuals = _unflatten(ctx.spec, inputs, saved[n], saved[n + 1 :])
         needs = tuple(ctx.needs_input_grad[3:])
         xp = array_api_compat.array_namespace(grad_output)
         grads = ctx.op.backward(xp, residuals, grad_output, needs, **dict(ctx.options))

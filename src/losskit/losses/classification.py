@@ -48,14 +48,20 @@ def _broadcast_weight(xp, weight, ndim, axis):
     return xp.reshape(weight, tuple(shape))
 
 
-def _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, dtype, smoothing):
-    """``a`` for class-index targets, and the per-sample target weight ``w_t`` (0 if ignored)."""
+def target_weights(xp, target, weight, ignore_index, dtype):
+    """The per-sample target weight ``w_t = weight[target]`` (1 without weights), 0 if ignored;
+    ``sum(w_t)`` is the 'mean' denominator."""
     ignored = target == ignore_index
     safe = xp.where(ignored, 0, target)
     if weight is None:
-        w_t = xp.astype(~ignored, dtype)
-    else:
-        w_t = xp.where(ignored, 0.0, xp.reshape(xp.take(weight, xp.reshape(safe, (-1,)), axis=0), safe.shape))
+        return xp.astype(~ignored, dtype), safe
+    return xp.where(ignored, 0.0, xp.reshape(xp.take(weight, xp.reshape(safe, (-1,)), axis=0), safe.shape)), safe
+
+
+def _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, dtype, smoothing):
+    """``a`` for class-index targets, and the per-sample target weight ``w_t`` (0 if ignored)."""
+    ignored = target == ignore_index
+    w_t, safe = target_weights(xp, target, weight, ignore_index, dtype)
     hot = onehot(xp, safe, n_classes, axis, dtype)
     a = (1.0 - smoothing) * xp.expand_dims(w_t, axis=axis) * hot
     if smoothing:
@@ -126,7 +132,7 @@ def _nll_fwd(xp, inputs, reduction, ignore_index):
     axis = class_axis(x.ndim)
     n_classes = x.shape[axis]
     _, w_t, safe = _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, x.dtype, 0.0)
-    picked = xp.squeeze(xp.take_along_axis(x, xp.expand_dims(safe, axis=axis), axis=axis), axis=axis)
+    picked = xp.squeeze(_array.take_along_axis(xp, x, xp.expand_dims(safe, axis=axis), axis=axis), axis=axis)
     loss = xp.where(w_t == 0, 0.0, -w_t * picked)
     total = _mean_total(xp, w_t) if reduction == "mean" else None
     # The one entry per target that receives a gradient: the target's class, unless ignored.

@@ -66,7 +66,7 @@ import math
 
 import array_api_compat
 
-from .. import _reduction
+from .. import _array, _reduction
 from .._array import device as _device
 from ._op import Op
 
@@ -135,7 +135,7 @@ def _beta_step(xp, beta_next, emit_next, skip_from):
 
 def _emissions(xp, x, t, ext):
     """``x_t(l'_s)`` of shape ``(N, 2S+1)``."""
-    return xp.take_along_axis(x[t, ...], ext, axis=1)
+    return _array.take_along_axis(xp, x[t, ...], ext, axis=1)
 
 
 def _segment(t_total: int) -> int:
@@ -169,8 +169,8 @@ def _ctc_fwd(xp, inputs, blank, reduction, zero_infinity, max_target_length=None
         alpha = xp.where(t < live_il, _alpha_step(xp, alpha, _emissions(xp, x, t, ext), skip), alpha)
 
     last = xp.reshape(2 * tl, (n_batch, 1))
-    end_blank = xp.squeeze(xp.take_along_axis(alpha, last, axis=1), axis=1)
-    end_label = xp.squeeze(xp.take_along_axis(alpha, xp.where(last > 0, last - 1, 0), axis=1), axis=1)
+    end_blank = xp.squeeze(_array.take_along_axis(xp, alpha, last, axis=1), axis=1)
+    end_label = xp.squeeze(_array.take_along_axis(xp, alpha, xp.where(last > 0, last - 1, 0), axis=1), axis=1)
     log_p = _lse2(xp, end_blank, xp.where(tl > 0, end_label, NEG_INF))
     loss = -log_p
     infinite = loss == math.inf
@@ -194,7 +194,7 @@ def _class_map(xp, labels, n_classes):
     n_batch, width = labels.shape
     dev = _device(labels)
     order = xp.argsort(labels, axis=1, stable=True)
-    ranked = xp.take_along_axis(labels, order, axis=1)
+    ranked = _array.take_along_axis(xp, labels, order, axis=1)
     masks = []
     d = 1
     while d < width:
@@ -266,11 +266,11 @@ def _ctc_bwd(xp, res, g, needs, blank, reduction, zero_infinity, max_target_leng
         w = xp.where(t_live, xp.exp(gamma - log_p0), 0.0)
         block = xp.sum(w[..., 0::2], axis=2, keepdims=True) * xp.astype(is_blank, dtype)
         if width:
-            runs = xp.take_along_axis(w[..., 1::2], xp.broadcast_to(order, (b - a, n_batch, width)), axis=2)
+            runs = _array.take_along_axis(xp, w[..., 1::2], xp.broadcast_to(order, (b - a, n_batch, width)), axis=2)
             for d, same in masks:
                 runs = runs + xp.where(same, _shift(xp, runs, -d, 0.0), 0.0)
             runs = xp.concat([runs, xp.zeros((b - a, n_batch, 1), dtype=dtype, device=dev)], axis=2)
-            block = block + xp.take_along_axis(runs, xp.broadcast_to(first, (b - a, n_batch, n_classes)), axis=2)
+            block = block + _array.take_along_axis(xp, runs, xp.broadcast_to(first, (b - a, n_batch, n_classes)), axis=2)
         block = -scale * block
         block = xp.where(t_live, xp.where(bad, 0.0 if zero_infinity else math.nan, block), 0.0)
         grad = _set_rows(xp, grad, a, b, block)

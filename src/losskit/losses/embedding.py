@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from .. import _reduction
+from .. import _array, _reduction
 from ._op import Op
 
 # ATen's ``static const float EPSILON = 1e-12`` (Loss.cpp), i.e. float32(1e-12) as a double.
@@ -222,7 +222,7 @@ def _cosine_embedding_fwd(xp, inputs, margin, reduction):
 
 def _cosine_embedding_bwd(xp, res, g, needs, margin, reduction):
     w1, a1, r1, w2, a2, r2, cos, slope = res
-    gc = xp.expand_dims(slope * _reduction.scale(xp, g, reduction, size=cos.size), axis=-1)
+    gc = xp.expand_dims(slope * _reduction.scale(xp, g, reduction, size=_array.size(cos)), axis=-1)
     c = xp.expand_dims(cos, axis=-1)
     g1 = gc * (w2 * a2 - c * (w1 * a1)) / r1 if needs[0] else None
     g2 = gc * (w1 * a1 - c * (w2 * a2)) / r2 if needs[1] else None
@@ -253,7 +253,7 @@ def _triplet_fwd(xp, inputs, margin, reduction):
 
 def _triplet_bwd(xp, res, g, needs, margin, reduction):
     z, d_neg, d_swap = res
-    gz = xp.where(z >= 0.0, _reduction.scale(xp, g, reduction, size=z.size), 0.0)
+    gz = xp.where(z >= 0.0, _reduction.scale(xp, g, reduction, size=_array.size(z)), 0.0)
     g_pos = gz if needs[0] else None
     if d_swap is None:
         return g_pos, -gz if needs[1] else None, None

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 
-from .. import _reduction
+from .. import _array, _reduction
 from .._array import device as _device
 from ._op import Op
 from .classification import _ce_bwd, _ce_fwd
@@ -168,7 +168,7 @@ def _lce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities
     if reduction == "none" and x_in.ndim == 1:
         value = xp.reshape(value, ())
     saved = (gx, gw, gb)
-    return value, (x_in, w, t_in, b, weight, saved, total, loss.size)
+    return value, (x_in, w, t_in, b, weight, saved, total, _array.size(loss))
 
 
 def _mean_scale(xp, g, total, size):

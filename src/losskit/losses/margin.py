@@ -157,7 +157,7 @@ def _multilabel_margin_fwd(xp, inputs, reduction):
     # hot[n, j, i]: valid target j names class i; is_target[n, i]: class i is one of row n's.
     hot = (xp.expand_dims(safe, axis=2) == xp.reshape(positions, (1, 1, n_classes))) & xp.expand_dims(valid, axis=2)
     is_target = xp.any(hot, axis=1)
-    x_t = xp.take_along_axis(x2, safe, axis=1)
+    x_t = _array.take_along_axis(xp, x2, safe, axis=1)
     m = xp.expand_dims(1.0 - x_t, axis=2) + xp.expand_dims(x2, axis=1)  # m[n, j, i] = 1 - x[y_j] + x[i]
     active = xp.expand_dims(valid, axis=2) & xp.expand_dims(~is_target, axis=1) & (m > 0.0)
     loss = xp.sum(xp.where(active, m, 0.0), axis=(1, 2)) / n_classes
@@ -191,7 +191,7 @@ def _multi_margin_fwd(xp, inputs, reduction, p, margin):
     x2 = _as_rows(xp, x)
     n_classes = x2.shape[1]
     t_col = xp.reshape(t, (-1, 1))
-    x_t = xp.take_along_axis(x2, t_col, axis=1)
+    x_t = _array.take_along_axis(xp, x2, t_col, axis=1)
     z = (margin - x_t) + x2
     others = t_col != xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
     active = others & (z > 0.0)

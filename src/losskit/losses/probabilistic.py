@@ -75,7 +75,7 @@ def _poisson_fwd(xp, inputs, reduction, log_input, full, eps):
 
 def _poisson_bwd(xp, res, g, needs, reduction, log_input, full, eps):
     y, zero, rate, log_rate, stirling_slope = res
-    s = _reduction.scale(xp, g, reduction, size=y.size)
+    s = _reduction.scale(xp, g, reduction, size=_array.size(y))
     gx = gy = None
     if needs[0]:
         if log_input:
@@ -113,7 +113,7 @@ def _gaussian_fwd(xp, inputs, reduction, full, eps, unsqueeze):
 
 def _gaussian_bwd(xp, res, g, needs, reduction, full, eps, unsqueeze):
     q, sq, v, var_shape = res
-    s = _reduction.scale(xp, g, reduction, size=q.size)
+    s = _reduction.scale(xp, g, reduction, size=_array.size(q))
     gx = s * q if needs[0] or needs[1] else None
     gv = None
     if needs[2] and var_shape is not None:
@@ -155,7 +155,7 @@ def _kl_fwd(xp, inputs, reduction, log_target, divisor):
 
 def _kl_bwd(xp, res, g, needs, reduction, log_target, divisor):
     x, y, aux, dead = res
-    s = _reduction.scale(xp, g, reduction, size=x.size)
+    s = _reduction.scale(xp, g, reduction, size=_array.size(x))
     if divisor is not None:
         s = s / divisor
     gx = gy = None
