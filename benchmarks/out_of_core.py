@@ -9,7 +9,7 @@ in a fresh subprocess whose peak resident memory (the kernel's high-water mark, 
 * ``stream``: a plain loop over the memory-mapped chunks with ``losskit.mean_parts`` per chunk,
   the pairs summed in float64 at the end (the route for data sharded across machines);
 * ``numpy-in-memory``: the whole array loaded, then one NumPy call: the reference value and the
-  memory the data would need at once (skipped above ``--in-memory-limit`` GiB).
+  memory the data would need at once (skipped above ``--in-memory-limit`` GiB of data: it needs about six times the data in RAM).
 
     python benchmarks/out_of_core.py                      # 5e7 rows x 16 classes: 3.2 GB on disk
     python benchmarks/out_of_core.py --rows 2000000 --chunk-rows 250000   # a quick run
@@ -128,7 +128,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dir", default=None, help="where the chunks go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the chunk files")
-    parser.add_argument("--in-memory-limit", type=float, default=8.0, help="GiB; skip the in-memory reference above")
+    parser.add_argument("--in-memory-limit", type=float, default=1.0,
+                        help="GiB of data above which the in-memory reference (about 6x the data in RAM) is skipped")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.classes > len(WEIGHT):
