@@ -33,6 +33,19 @@ output and folds that Jacobian in; composed with ``log_softmax`` both give the s
 the logits. An infeasible sample (``p = 0``, loss ``+inf``) has gradient nan at ``t < L`` (the
 loss is ``+inf`` on a whole neighbourhood), as torch, or 0 with ``zero_infinity``.
 
+Shifted emissions. Each addition in the recursions is rounded relative to the size of its
+terms, so carrying ``alpha`` and ``beta`` as plain log-probabilities (sums of up to ``T`` terms
+``x_t``) would give a posterior ``exp(alpha + beta - log p)`` a relative error growing like
+``T |x|`` ulps: hundreds of ulps for a sequence of a few dozen steps whose every path is
+improbable. Instead each step subtracts the largest emission ``m_t = max_s x_t(l'_s)`` (exact
+where the two are close) and then the largest new ``alpha_t(s)`` among the target's states
+``s <= 2S`` (the padding states of a shorter target also collect paths, but never end one), so
+the recursions only see differences between paths, which is what the posteriors depend on.
+The shifts, summed, give ``log p = lse(alpha_{L-1}(2S), alpha_{L-1}(2S-1)) + sum_t shift_t``.
+``beta`` is shifted by its largest entry at each step, and each time step's posteriors are
+divided by their own total ``sum_s exp(alpha_t(s) + beta_t(s))``, which is ``p`` times the
+(common) shifts, so no shift needs to be carried into the backward pass.
+
 Everything is ``lse`` of two terms at a time, ``max + log1p(exp(min - max))`` with the max
 replaced by 0 where it is ``-inf``: exact, overflow-free, and never ``-inf - -inf``. The
 recursions are vectorised over the batch and the ``2S + 1`` states with a Python loop over time
@@ -121,21 +134,33 @@ def _extended(xp, labels, blank):
     return ext, skip
 
 
-def _alpha_step(xp, alpha, emit, skip):
+def _top(xp, a, among=None):
+    """``(a - m, m)`` with ``m`` the largest finite entry of each row (``among`` the entries
+    where ``among`` holds), 0 where there is none."""
+    m = xp.max(a if among is None else xp.where(among, a, NEG_INF), axis=1, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0.0)
+    return a - m, m
+
+
+def _alpha_step(xp, alpha, emit, skip, real):
+    """The next alpha shifted by its largest entry among the ``real`` states (those of the
+    target, not of its padding, which also collect paths), and that shift."""
     a = _lse2(xp, alpha, _shift(xp, alpha, 1, NEG_INF))
     a = _lse2(xp, a, xp.where(skip, _shift(xp, alpha, 2, NEG_INF), NEG_INF))
-    return a + emit
+    return _top(xp, a + emit, real)
 
 
 def _beta_step(xp, beta_next, emit_next, skip_from):
+    """The previous beta, shifted by its largest entry (its scale cancels in the posteriors)."""
     b = beta_next + emit_next
     r = _lse2(xp, b, _shift(xp, b, -1, NEG_INF))
-    return _lse2(xp, r, xp.where(skip_from, _shift(xp, b, -2, NEG_INF), NEG_INF))
+    return _top(xp, _lse2(xp, r, xp.where(skip_from, _shift(xp, b, -2, NEG_INF), NEG_INF)))[0]
 
 
 def _emissions(xp, x, t, ext):
-    """``x_t(l'_s)`` of shape ``(N, 2S+1)``."""
-    return _array.take_along_axis(xp, x[t, ...], ext, axis=1)
+    """``(x_t(l'_s) - m_t, m_t)``: the emissions ``(N, 2S+1)`` shifted by ``m_t`` ``(N, 1)``, their
+    largest finite value (0 where none is finite); see "Shifted emissions" above."""
+    return _top(xp, _array.take_along_axis(xp, x[t, ...], ext, axis=1))
 
 
 def _segment(t_total: int) -> int:
@@ -158,21 +183,26 @@ def _ctc_fwd(xp, inputs, blank, reduction, zero_infinity, max_target_length=None
     ext, skip = _extended(xp, labels, blank)
     n_states = 2 * width + 1
     states = xp.reshape(xp.arange(n_states, dtype=xp.int64, device=dev), (1, n_states))
+    real = states <= xp.reshape(2 * tl, (n_batch, 1))
 
     alpha = xp.where(states == 0, 0.0, xp.full((n_batch, n_states), NEG_INF, dtype=x.dtype, device=dev))
     k = _segment(n_time)
     checkpoints = []
     live_il = xp.reshape(il, (n_batch, 1))
+    shift = xp.zeros((n_batch, 1), dtype=x.dtype, device=dev)  # sum of m_t over t < L
     for t in range(n_time):
         if t % k == 0:
             checkpoints.append(alpha)
-        alpha = xp.where(t < live_il, _alpha_step(xp, alpha, _emissions(xp, x, t, ext), skip), alpha)
+        emit, m = _emissions(xp, x, t, ext)
+        step, c = _alpha_step(xp, alpha, emit, skip, real)
+        alpha = xp.where(t < live_il, step, alpha)
+        shift = xp.where(t < live_il, shift + (m + c), shift)
 
     last = xp.reshape(2 * tl, (n_batch, 1))
     end_blank = xp.squeeze(_array.take_along_axis(xp, alpha, last, axis=1), axis=1)
     end_label = xp.squeeze(_array.take_along_axis(xp, alpha, xp.where(last > 0, last - 1, 0), axis=1), axis=1)
-    log_p = _lse2(xp, end_blank, xp.where(tl > 0, end_label, NEG_INF))
-    loss = -log_p
+    log_p_shifted = _lse2(xp, end_blank, xp.where(tl > 0, end_label, NEG_INF))
+    loss = -(log_p_shifted + xp.squeeze(shift, axis=1))
     infinite = loss == math.inf
     if zero_infinity:
         loss = xp.where(infinite, 0.0, loss)
@@ -184,7 +214,7 @@ def _ctc_fwd(xp, inputs, blank, reduction, zero_infinity, max_target_length=None
         clamped = None
     if reduction == "none" and not batched:
         value = xp.reshape(value, ())
-    residuals = (x, batched, labels, ext, skip, il, tl, log_p, infinite, clamped, checkpoints, k)
+    residuals = (x, batched, labels, ext, skip, il, tl, infinite, clamped, checkpoints, k)
     return value, residuals
 
 
@@ -217,7 +247,7 @@ def _class_map(xp, labels, n_classes):
 def _ctc_bwd(xp, res, g, needs, blank, reduction, zero_infinity, max_target_length=None):
     if not needs[0]:
         return (None, None, None, None)
-    x, batched, labels, ext, skip, il, tl, log_p, infinite, clamped, checkpoints, k = res
+    x, batched, labels, ext, skip, il, tl, infinite, clamped, checkpoints, k = res
     n_time, n_batch, n_classes = x.shape
     width = labels.shape[1]
     dev = _device(x)
@@ -232,7 +262,6 @@ def _ctc_bwd(xp, res, g, needs, blank, reduction, zero_infinity, max_target_leng
         scale = _reduction.scale(xp, g, "mean", size=n_batch) / clamped
     scale = xp.reshape(scale, (1, n_batch, 1))
     bad = xp.reshape(infinite, (1, n_batch, 1))
-    log_p0 = xp.reshape(xp.where(infinite, 0.0, log_p), (1, n_batch, 1))
     live_il = xp.reshape(il, (n_batch, 1))
     skip_from = _shift(xp, skip, -2, False)
     order, masks, first = _class_map(xp, labels, n_classes)
@@ -240,6 +269,7 @@ def _ctc_bwd(xp, res, g, needs, blank, reduction, zero_infinity, max_target_leng
 
     last = xp.reshape(2 * tl, (n_batch, 1))
     states = xp.reshape(xp.arange(2 * width + 1, dtype=xp.int64, device=dev), (1, -1))
+    real = states <= last
     beta_end = xp.where((states == last) | (states == last - 1), 0.0,
                         xp.full((n_batch, 2 * width + 1), NEG_INF, dtype=dtype, device=dev))
 
@@ -251,19 +281,23 @@ def _ctc_bwd(xp, res, g, needs, blank, reduction, zero_infinity, max_target_leng
         alphas = []
         alpha = checkpoints[i]
         for t in range(a, b):
-            alpha = xp.where(t < live_il, _alpha_step(xp, alpha, _emissions(xp, x, t, ext), skip), alpha)
+            alpha = xp.where(t < live_il, _alpha_step(xp, alpha, _emissions(xp, x, t, ext)[0], skip, real)[0], alpha)
             alphas.append(alpha)
         gammas = []
         for t in range(b - 1, a - 1, -1):
             if emit_next is not None:
                 beta = xp.where(t < live_il - 1, _beta_step(xp, beta, emit_next, skip_from), beta_end)
-            emit_next = _emissions(xp, x, t, ext)
+            emit_next = _emissions(xp, x, t, ext)[0]
             gammas.append(alphas[t - a] + beta)
         gammas.reverse()
         gamma = xp.stack(gammas, axis=0)  # (b - a, N, 2S+1)
         del alphas, gammas
         t_live = xp.reshape(xp.arange(a, b, device=dev), (b - a, 1, 1)) < xp.reshape(il, (1, n_batch, 1))
-        w = xp.where(t_live, xp.exp(gamma - log_p0), 0.0)
+        # alpha and beta are shifted: divide each time step by its own total, which is p exactly
+        # (>= 1 after the shift by the largest term; 0 only where no path exists)
+        gamma = xp.reshape(_top(xp, xp.reshape(gamma, (-1, gamma.shape[-1])))[0], (b - a, n_batch, -1))
+        total = xp.sum(xp.exp(gamma), axis=2, keepdims=True)
+        w = xp.where(t_live, xp.exp(gamma - xp.log(xp.where(total > 0.0, total, 1.0))), 0.0)
         block = xp.sum(w[..., 0::2], axis=2, keepdims=True) * xp.astype(is_blank, dtype)
         if width:
             runs = _array.take_along_axis(xp, w[..., 1::2], xp.broadcast_to(order, (b - a, n_batch, width)), axis=2)

@@ -20,20 +20,27 @@ gradient that disagrees with its own values for ``0 < ||x|| < eps``; see the dev
 (negative included, as in torch) ``(sum |d_i|^p)^(1/p)``. ``dn/dd_i`` is
 ``sign(d_i) (|d_i| / n)^(p - 1)`` (0 where ``d_i = 0`` or ``n = 0``, torch's convention),
 ``sign(d_i) [|d_i| = n] / #{j : |d_j| = n}`` for ``p = +-inf`` (ties share), 0 for ``p = 0``;
-``dn/dx1 = dn/dd`` and ``dn/dx2 = -dn/dd``.
+``dn/dx1 = dn/dd`` and ``dn/dx2 = -dn/dd``. ``d`` is ``(x1 - x2) + eps`` from the exact
+``x1 - x2`` (:func:`two_sum`), rounded once where ``x1 - x2`` nearly cancels ``eps``; the
+ratios ``|d_i| / n`` are taken from the scaled entries, since ``n`` may be a rounded subnormal.
 
 ``cosine_embedding_loss``: ``cos = x1.x2 / sqrt((|x1|^2 + E)(|x2|^2 + E))`` with torch's
 ``E = float32(1e-12)`` for every dtype (ATen's ``EPSILON``), computed as
 ``cos = (w1.w2) (s1 / r1) (s2 / r2)``, ``r = hypot(||x||, sqrt(E))``: no factor exceeds 1,
 so nothing overflows (torch forms ``x1.x2`` and ``|x1|^2 |x2|^2`` and returns nan or a wrong
 cosine for large vectors). ``l = 1 - cos`` where ``y = 1``, ``max(cos - margin, 0)`` where
-``y = -1``, 0 for any other label. ``dcos/dx1 = (x2 / r2 - cos x1 / r1) / r1``, each fraction
+``y = -1``, 0 for any other label. ``1 - cos`` is ``(|u1 - u2|^2 + E / r1^2 + E / r2^2) / 2``
+with ``u = x / r`` (``|u|^2 = 1 - E / r^2``), non-negative terms only: exact for ``x1 = x2``,
+where ``1 - cos`` rounds to 0 or an ulp of 1 (the exact value ``E / (|x|^2 + E)`` is ``5e-33``
+for ``x = [1e10, 1e10]``). ``dcos/dx1 = (x2 / r2 - cos x1 / r1) / r1``, each fraction
 bounded by 1; ``dl/dcos = -1`` (``y = 1``), ``[cos - margin >= 0]`` (``y = -1``).
 
 ``triplet_margin``: ``l = max(margin + d_pos - d_neg, 0)`` of precomputed distances, with
 ``d_neg = min(d_neg, d_swap)`` under ``swap``. ``dl/dd_pos = [z >= 0]`` (``z`` the clamped
 argument; torch's ``clamp_min`` passes the gradient at ``z = 0``), ``dl/dd_neg = -[z >= 0]``,
-split as torch's ``minimum`` does: all to the smaller, half each on a tie.
+split as torch's ``minimum`` does: all to the smaller, half each on a tie. ``z`` is computed
+as ``(d_pos - d_neg) + margin``: equal distances cancel exactly (torch's ``margin + d_pos -
+d_neg`` loses the margin to rounding when the distances are large, e.g. ``1e30``).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from __future__ import annotations
 import math
 
 from .. import _array, _reduction
+from ._compensated import two_sum
 from ._op import Op
 
 # ATen's ``static const float EPSILON = 1e-12`` (Loss.cpp), i.e. float32(1e-12) as a double.
@@ -78,7 +86,13 @@ def pnorm(xp, d, p):
         return xp.min(a, axis=-1, keepdims=True)
     if p == 1.0:
         return xp.sum(a, axis=-1, keepdims=True)
-    # Scale by the element that dominates the sum, so every term lies in [0, 1].
+    s, s_safe, regular, q = _scaled_pnorm(xp, a, p)
+    return xp.where(regular, s_safe * q, s)
+
+
+def _scaled_pnorm(xp, a, p):
+    """``(s, s_safe, regular, q)`` with ``||a||_p = s q`` where ``regular``: ``s`` the entry that
+    dominates the sum (``max |a|``, ``min |a|`` for ``p < 0``), so that every term lies in [0, 1]."""
     s = xp.max(a, axis=-1, keepdims=True) if p > 0.0 else xp.min(a, axis=-1, keepdims=True)
     regular = (s > 0.0) & (s < math.inf)  # s = 0 or inf is the answer itself; nan stays nan
     s_safe = xp.where(regular, s, 1.0)
@@ -87,7 +101,7 @@ def pnorm(xp, d, p):
         q = xp.sqrt(xp.sum(t * t, axis=-1, keepdims=True))
     else:
         q = xp.sum(t**p, axis=-1, keepdims=True) ** (1.0 / p)
-    return xp.where(regular, s_safe * q, s)
+    return s, s_safe, regular, q
 
 
 def pnorm_grad(xp, d, n, p):
@@ -101,9 +115,12 @@ def pnorm_grad(xp, d, n, p):
         hit = (a == n) | xp.isnan(a)
         count = xp.sum(xp.astype(hit, d.dtype), axis=-1, keepdims=True)
         return xp.where(hit, xp.sign(d) / count, 0.0)
-    zero = (d == 0.0) | (n == 0.0)
+    a = xp.abs(d)
+    _, s_safe, regular, q = _scaled_pnorm(xp, a, p)
+    # |d| / n from the scaled entries (q > 0 there): n itself may be a subnormal rounded, even to 0
+    zero = (d == 0.0) | (xp.logical_not(regular) & (n == 0.0))
     n_safe = xp.where(n == 0.0, 1.0, n)
-    t = xp.where(zero, 1.0, xp.abs(d) / n_safe)
+    t = xp.where(zero, 1.0, xp.where(regular, (a / s_safe) / q, a / n_safe))
     if p == 2.0:
         return xp.where(zero, 0.0, xp.sign(d) * t)
     return xp.where(zero, 0.0, xp.sign(d) * t ** (p - 1.0))
@@ -114,7 +131,8 @@ def pnorm_grad(xp, d, n, p):
 
 def _pairwise_fwd(xp, inputs, p, eps, keepdim):
     x1, x2 = inputs
-    d = x1 - x2 + eps
+    hi, lo = two_sum(xp, x1, -x2)
+    d = (hi + eps) + lo  # x1 - x2 + eps rounded once where x1 - x2 nearly cancels eps
     scalar = d.ndim == 0
     if scalar:
         d = xp.reshape(d, (1,))
@@ -213,9 +231,14 @@ def _cosine_embedding_fwd(xp, inputs, margin, reduction):
     w1, a1, r1 = _eps_scaled(xp, x1)
     w2, a2, r2 = _eps_scaled(xp, x2)
     cos = xp.sum(w1 * w2, axis=-1) * xp.squeeze(a1 * a2, axis=-1)
+    # 1 - cos = (|u1 - u2|^2 + E / r1^2 + E / r2^2) / 2 with u = x / r (so |u|^2 = 1 - E / r^2):
+    # a sum of non-negative terms, exact for x1 = x2, where 1 - cos would round to 0 or an ulp.
+    e1, e2 = xp.squeeze(SQRT_EPSILON / r1, axis=-1), xp.squeeze(SQRT_EPSILON / r2, axis=-1)
+    apart = w1 * a1 - w2 * a2
+    one_minus_cos = 0.5 * (xp.sum(apart * apart, axis=-1) + (e1 * e1 + e2 * e2))
     pos, neg = _label_masks(xp, y)
     hinge = cos - margin
-    loss = xp.where(pos, 1.0 - cos, 0.0) + xp.where(neg, xp.clip(hinge, min=0.0), 0.0)
+    loss = xp.where(pos, one_minus_cos, 0.0) + xp.where(neg, xp.clip(hinge, min=0.0), 0.0)
     slope = xp.astype(neg & (hinge >= 0.0), cos.dtype) - xp.astype(pos, cos.dtype)
     return _reduction.reduce(xp, loss, reduction), (w1, a1, r1, w2, a2, r2, cos, slope)
 
@@ -246,7 +269,7 @@ def _triplet_fwd(xp, inputs, margin, reduction):
         d_neg_eff = xp.minimum(d_neg, d_swap)
     else:
         d_neg_eff = d_neg
-    z = margin + d_pos - d_neg_eff
+    z = (d_pos - d_neg_eff) + margin  # equal distances cancel exactly before the margin is added
     loss = xp.clip(z, min=0.0)
     return _reduction.reduce(xp, loss, reduction), (z, d_neg, d_swap)
 

@@ -6,6 +6,10 @@ gradient, already scaled by the reduction):
 * ``margin_ranking``: ``u = -y (x1 - x2) + margin``, ``l = max(u, 0)``.
   ``dl/dx1 = -y [u >= 0]``, ``dl/dx2 = y [u >= 0]``, ``dl/dy = -(x1 - x2) [u >= 0]``.
   At the kink ``u = 0`` the gradient is the active branch's, as torch's ``clamp_min`` gives.
+  ``u`` is computed from the exact ``x1 - x2`` (a rounded difference and its rounding error,
+  :func:`two_sum`), so it is rounded once even where ``y (x1 - x2)`` is within an ulp of the
+  margin, and the kink is decided on the exact sign (torch: ``x1 = 1e30, x2 = 0.1, y = 1,
+  margin = 1e30`` gives ``0`` for ``0.1``).
 * ``hinge_embedding``: torch's rule for any target value,
   ``l = [y != 1] max(margin - x, 0) + [y != -1] x``: ``x`` for ``y = 1``,
   ``max(margin - x, 0)`` for ``y = -1``, and the sum of both for any other ``y``.
@@ -31,13 +35,14 @@ gradient, already scaled by the reduction):
   ``dl_n/dx_i = h_i - [i = y] sum_k h_k``.
 
 The last two use torch's strict ``> 0`` at their kinks (its loops add a term only when
-``z > 0``). Reductions: 'mean' divides by the number of unreduced values (elements for the
+``z > 0``); their ``m_ji`` and ``z_i`` are formed from the exact ``x[i] - x[y]`` as above. Reductions: 'mean' divides by the number of unreduced values (elements for the
 pointwise losses, samples for the others). ``weight`` (where a loss has one) is a constant.
 """
 
 from __future__ import annotations
 
 from .. import _array, _reduction
+from ._compensated import two_sum
 from ._op import Op
 from .activations import sigmoid_parts, softplus_from
 
@@ -46,8 +51,9 @@ from .activations import sigmoid_parts, softplus_from
 
 def _margin_ranking_fwd(xp, inputs, reduction, margin):
     x1, x2, y = inputs
-    d = x1 - x2
-    u = -y * d + margin
+    d, d_err = two_sum(xp, x1, -x2)
+    # x1 - x2 = d + d_err exactly: margin - y d cancels exactly where u is near 0
+    u = (margin - y * d) - y * d_err
     loss = xp.maximum(u, 0.0)
     return _reduction.reduce(xp, loss, reduction), (y, d, u >= 0.0)
 
@@ -59,7 +65,7 @@ def _margin_ranking_bwd(xp, res, g, needs, reduction, margin):
     return (
         -gy_s if needs[0] else None,
         gy_s if needs[1] else None,
-        -d * s if needs[2] else None,
+        xp.where(active, -d * s, 0.0) if needs[2] else None,  # no inf * 0 where x1 - x2 overflows
     )
 
 
@@ -158,7 +164,9 @@ def _multilabel_margin_fwd(xp, inputs, reduction):
     hot = (xp.expand_dims(safe, axis=2) == xp.reshape(positions, (1, 1, n_classes))) & xp.expand_dims(valid, axis=2)
     is_target = xp.any(hot, axis=1)
     x_t = _array.take_along_axis(xp, x2, safe, axis=1)
-    m = xp.expand_dims(1.0 - x_t, axis=2) + xp.expand_dims(x2, axis=1)  # m[n, j, i] = 1 - x[y_j] + x[i]
+    # m[n, j, i] = 1 - x[y_j] + x[i], from the exact x[i] - x[y_j] = hi + lo (exact at the kink)
+    hi, lo = two_sum(xp, xp.expand_dims(x2, axis=1), -xp.expand_dims(x_t, axis=2))
+    m = (1.0 + hi) + lo
     active = xp.expand_dims(valid, axis=2) & xp.expand_dims(~is_target, axis=1) & (m > 0.0)
     loss = xp.sum(xp.where(active, m, 0.0), axis=(1, 2)) / n_classes
     if x.ndim < 2:
@@ -192,7 +200,8 @@ def _multi_margin_fwd(xp, inputs, reduction, p, margin):
     n_classes = x2.shape[1]
     t_col = xp.reshape(t, (-1, 1))
     x_t = _array.take_along_axis(xp, x2, t_col, axis=1)
-    z = (margin - x_t) + x2
+    hi, lo = two_sum(xp, x2, -x_t)
+    z = (margin + hi) + lo  # margin - x[y] + x[i] rounded once where it cancels
     others = t_col != xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
     active = others & (z > 0.0)
     h = z if p == 1 else z * z

@@ -11,7 +11,9 @@ r"""Negative log-likelihoods and the Kullback-Leibler divergence.
   ``0 log 0 = 0``, a Poisson of rate 0 observes 0 with probability 1); torch gives nan for
   ``y = 0, x = -inf`` (log_input) and for ``y = 0, x + eps = 0``. The full term's derivative is
   0 where it is masked (torch: nan for ``y <= 0``, from differentiating the masked-out nan).
-  The Stirling term is computed from one ``log y``.
+  The Stirling term is computed from one ``log y``. ``log(x + eps)`` is ``log1p((x - 1) + eps)``
+  for ``x`` in [0.5, 1.5]: ``x + eps`` rounds ``eps = 1e-8`` away next to 1 (``x = 1`` would give
+  ``log 1 = 0`` instead of ``1e-8``, in the target's gradient and, times a large ``y``, the value).
 
 ``gaussian_nll_loss`` (``d = x - y``, ``v = max(var, eps)`` clamped as in torch, i.e. the clamp
 is invisible to the gradient, which is taken at ``v`` as if ``var`` had not been clamped)::
@@ -33,6 +35,9 @@ is invisible to the gradient, which is taken at ``v`` as if ``var`` had not been
   gradient is 0 too (``exp(y) y -> 0``); with ``log_target=False`` ``dl/dy`` is the one-sided
   derivative ``log 0 = -inf`` (torch: nan). ``y (log y - x)`` is one product of one difference
   (torch: ``xlogy(y, y) - y x``, two rounded products that cancel as ``x`` nears ``log y``).
+  ``exp(y)`` is formed as ``h h`` with ``h = exp(y / 2)``, and ``l = h (h (y - x))``: where
+  ``exp(y)`` alone is subnormal (``y < -87`` in float32) and ``y - x`` is large, the product is a
+  normal number that ``exp(y) (y - x)`` would get with a subnormal's few digits.
 
 Reductions: 'none', 'sum', 'mean' over all elements; ``divisor`` (kl_div's 'batchmean' = 'sum'
 divided by the batch size) divides the reduced value and the gradient once more.
@@ -58,7 +63,9 @@ def _poisson_fwd(xp, inputs, reduction, log_input, full, eps):
         log_rate = x
     else:
         rate = x + eps
-        log_rate = xp.log(rate)
+        # Near 1, x + eps rounds eps away; x - 1 is exact there (Sterbenz), so log1p keeps it.
+        near_one = xp.abs(x - 1.0) <= 0.5
+        log_rate = xp.where(near_one, xp.log1p((x - 1.0) + eps), xp.log(rate))
     # xlogy semantics: 0 * log(rate) = 0 where y = 0, unless the log is nan (rate < 0 or nan)
     zero = (y == 0) & xp.logical_not(xp.isnan(log_rate))
     loss = (rate if log_input else x) - xp.where(zero, 0.0, y * log_rate)
@@ -139,9 +146,11 @@ def _kl_fwd(xp, inputs, reduction, log_target, divisor):
     if log_target:
         dead = (y == -math.inf) & xp.logical_not(xp.isnan(x))  # a nan input stays nan
         ys = xp.where(dead, 0.0, y)
-        p = xp.where(dead, 0.0, xp.exp(ys))
-        loss = p * xp.where(dead, 0.0, ys - x)  # also 0 for x = -inf
-        res = (x, ys, p, dead)
+        # e^y = h h with h = e^(y/2): h stays normal where e^y alone is subnormal, so
+        # h (h (y - x)) keeps the digits of a normal result that p (y - x) would lose.
+        h = xp.where(dead, 0.0, xp.exp(0.5 * ys))
+        loss = h * (h * xp.where(dead, 0.0, ys - x))  # also 0 for x = -inf
+        res = (x, ys, h, dead)
     else:
         dead = (y == 0) & xp.logical_not(xp.isnan(x))
         log_y = xp.log(xp.where(dead, 1.0, y))
@@ -160,11 +169,11 @@ def _kl_bwd(xp, res, g, needs, reduction, log_target, divisor):
         s = s / divisor
     gx = gy = None
     if log_target:
-        p = aux
+        h = aux  # e^(y/2), see the forward
         if needs[0]:
-            gx = -(s * p)
+            gx = -(s * (h * h))
         if needs[1]:
-            gy = s * (p * xp.where(dead, 0.0, y - x + 1.0))
+            gy = s * (h * (h * xp.where(dead, 0.0, y - x + 1.0)))
     else:
         if needs[0]:
             gx = -(s * y)

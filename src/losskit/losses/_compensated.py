@@ -1,0 +1,19 @@
+r"""Error-free transformations: a rounded sum together with its exact rounding error.
+
+``two_sum(a, b) = (s, e)`` with ``s = fl(a + b)`` and ``a + b = s + e`` exactly (Knuth's
+TwoSum: six additions, no branch, any order of magnitudes). A loss that subtracts a third
+number from ``a + b`` computes ``(c + s) + e``: where ``c + s`` cancels, it is exact (Sterbenz),
+so the result is ``a + b + c`` rounded once, instead of the rounding error of ``a + b`` left
+standing alone (for example ``margin - (x1 - x2)`` when ``x1 - x2`` is within an ulp of the
+margin). ``e`` is 0 where ``s`` is not finite (an overflowing or infinite sum), not nan.
+"""
+
+from __future__ import annotations
+
+
+def two_sum(xp, a, b):
+    """``(s, e)``: ``s = fl(a + b)`` and its exact rounding error ``e = (a + b) - s``."""
+    s = a + b
+    b_virtual = s - a
+    e = (a - (s - b_virtual)) + (b - b_virtual)
+    return s, xp.where(xp.isfinite(s), e, 0.0)
