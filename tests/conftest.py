@@ -34,6 +34,19 @@ def _assert_close(actual, expected, dtype=None, *, rtol=None, atol=None, scale=T
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True, err_msg=err_msg)
 
 
+@pytest.fixture(autouse=True)
+def _mpmath_precision():
+    """mpmath's precision is global and modules set it at import (the last one imported wins): every
+    test starts from 80 significant digits, whatever ran before it."""
+    try:
+        import mpmath
+    except ImportError:
+        yield
+        return
+    with mpmath.mp.workdps(80):
+        yield
+
+
 @pytest.fixture
 def assert_close():
     """``assert_close(actual, expected, dtype=None, *, rtol=None, atol=None, scale=True)``."""

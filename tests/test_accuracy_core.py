@@ -17,7 +17,7 @@ import losskit.functional as F
 
 mpmath = pytest.importorskip("mpmath")
 mp = mpmath.mp
-mp.dps = 50
+mp.dps = 80  # as every test starts with (tests/conftest.py)
 
 RTOL = {np.dtype(np.float32): 4e-7, np.dtype(np.float64): 4e-16}
 DTYPES = [np.float32, np.float64]

@@ -96,7 +96,7 @@ def concrete(x: Any) -> bool:
         import torch
 
         # inside torch.func transforms (vmap, grad) or while torch.compile traces
-        return not (torch._C._functorch.is_functorch_wrapped_tensor(x) or torch.compiler.is_compiling())
+        return not (torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(x))
     return True
 
 

@@ -6,10 +6,11 @@ gradient here.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
-from . import _array
+from . import _array, _checks
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -57,10 +58,15 @@ def reduce(xp: Any, loss: Any, reduction: str, total: Any = None) -> Any:
     """
     if reduction == "none":
         return loss
-    summed = xp.sum(loss)
     if reduction == "sum":
-        return summed
-    return summed / (_array.size(loss) if total is None else total)
+        return xp.sum(loss)
+    denominator = _array.size(loss) if total is None else total
+    summed = xp.sum(loss)
+    if _checks.concrete(summed) and math.isfinite(float(summed)):
+        return summed / denominator  # empty: 0/0 = nan, as in torch
+    # The sum of losses near the dtype's maximum overflows where their mean does not: divide
+    # first (always where the sum's value cannot be read now: traced or lazy arrays).
+    return xp.sum(loss / denominator) if _array.size(loss) else summed / denominator
 
 
 def scale(xp: Any, grad_output: Any, reduction: str, total: Any = None, size: int = 1) -> Any:

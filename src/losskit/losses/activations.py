@@ -6,7 +6,9 @@ The stable forms, each used in one place:
   keeps ``exp`` from overflowing, and ``log1p`` keeps the digits of a sum that is ``1 + tiny``
   (where ``log(1 + tiny)`` would round to 0 and ``log_softmax`` of the top class would be 0
   instead of ``-tiny``). A non-finite maximum is the answer itself (``+inf``, ``-inf``, nan).
-* ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``: never overflows, exact for ``x << 0``.
+* ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``: never overflows, exact for ``x << 0``. With a
+  ``beta`` that is not a power of two, ``beta x`` is rounded; its rounding error (Dekker's
+  two-product) is added to first order, since ``softplus(z) ~ e^z`` magnifies it ``|z|`` times.
 * ``log_sigmoid(x) = -softplus(-x)``; ``sigmoid(x)`` from ``e = exp(-|x|)`` as ``1 / (1 + e)``
   or ``e / (1 + e)``, so neither branch overflows; ``sigmoid'(x) = e / (1 + e)^2``.
 """
@@ -71,21 +73,24 @@ def log_softmax_forward(xp, x, axis):
 
 def _logsumexp_fwd(xp, inputs, axis, keepdims):
     x = inputs[0]
-    lse = logsumexp_keepdims(xp, x, axis)
+    parts = _shifted_logsumexp(xp, x, axis)
+    lse = logsumexp_keepdims(xp, x, axis) if parts is None else parts[0] + parts[1]
     if keepdims:
         out = lse
     elif axis is None:  # every axis: a 0-d result
         out = xp.reshape(lse, ())
     else:
         out = xp.squeeze(lse, axis=axis)
-    return out, (x, lse)
+    return out, (x, (0.0, lse) if parts is None else parts)
 
 
 def _logsumexp_bwd(xp, res, g, needs, axis, keepdims):
-    x, lse = res
+    x, (m0, r) = res
     if not keepdims and axis is not None:  # (with axis None, a 0-d g broadcasts as it is)
         g = xp.expand_dims(g, axis=axis) if isinstance(axis, int) else _expand(xp, g, axis)
-    return (g * xp.exp(x - lse),)
+    # softmax as exp((x - m) - r), not exp(x - lse): lse = 1e30 + log 2 rounds to 1e30 in float32,
+    # and e^(x - lse) to 1 for two tied maxima whose softmax is 1/2.
+    return (g * xp.exp((x - m0) - r),)
 
 
 def _expand(xp, g, axes):
@@ -160,12 +165,36 @@ def _logsigmoid_bwd(xp, s_neg, g, needs):
     return (g * s_neg,)
 
 
+def _product_error(xp, x, beta, z):
+    """``x beta - z`` for ``z``, the rounded ``x * beta`` (Dekker's two-product, exact unless a
+    partial product under- or overflows; 0 where it is not finite)."""
+    digits = round(-math.log2(xp.finfo(x.dtype).eps)) + 1
+    split = 2.0 ** ((digits + 1) // 2) + 1.0
+
+    def halves(a):
+        c = split * a
+        high = c - (c - a)
+        return high, a - high
+
+    x_hi, x_lo = halves(x)
+    b_hi, b_lo = halves(xp.asarray(beta, dtype=x.dtype, device=device(x)))
+    err = (((x_hi * b_hi - z) + x_hi * b_lo) + x_lo * b_hi) + x_lo * b_lo
+    return xp.where(xp.isfinite(err), err, 0.0)
+
+
 def _softplus_fwd(xp, inputs, beta, threshold):
     x = inputs[0]
     z = x * beta
-    e, s, _ = sigmoid_parts(xp, z)
+    e, s, s_neg = sigmoid_parts(xp, z)
+    value = softplus_from(xp, z, e)
+    if abs(math.frexp(beta)[0]) != 0.5:
+        # x beta is rounded: add its rounding error to first order. softplus(z) ~ e^z for z << 0
+        # has relative condition |z|: without this, 256 ulp at x = -377.78, beta = 1.5 (float64).
+        err = _product_error(xp, x, beta, z)
+        value = value + s * err
+        s = s + s * s_neg * err
     linear = z > threshold  # torch's definition: the identity above the threshold
-    return xp.where(linear, x, softplus_from(xp, z, e) / beta), xp.where(linear, 1.0, s)
+    return xp.where(linear, x, value / beta), xp.where(linear, 1.0, s)
 
 
 def _softplus_bwd(xp, slope, g, needs, beta, threshold):

@@ -120,23 +120,23 @@ def _sfl_bwd(xp, res, g, needs, alpha, gamma, reduction):
     wa = w if alpha_t is None else w * alpha_t
     live = d > 0
     safe_d = xp.where(live, d, 1.0)
+    # gamma multiplies last: gamma ce overflows for logits near the dtype's maximum (and times
+    # r = 0 gives nan) where the gradient does not; w a_t ce could underflow, so not that first.
     gx = gt = None
     if needs[0]:
-        inner = t1 * s_pos - t * s_neg
+        gx = wa * (t1 * s_pos - t * s_neg)
         if gamma:
             r = xp.where(live, e / ((1.0 + e) * safe_d), 1.0 / (1.0 + e))  # s s' / q
-            inner = inner + gamma * ce * r * (1.0 - 2.0 * t)
-        gx = wa * inner
+            gx = gx + gamma * (wa * (ce * r * (1.0 - 2.0 * t)))
     if needs[1]:
-        inner = -x
+        gt = wa * -x
         if gamma:
             m = xp.expm1(-xp.abs(x))
             c = xp.where(pos, m, -m)  # (s' - s)(1 + e)
             ce_d = xp.where(live, ce / safe_d, 1.0)
-            inner = inner + gamma * ce_d * c
-        gt = wa * inner
+            gt = gt + gamma * (wa * (ce_d * c))
         if alpha_t is not None:
-            gt = gt + (2.0 * alpha - 1.0) * w * ce
+            gt = gt + (2.0 * alpha - 1.0) * (w * ce)
     return gx, gt
 
 

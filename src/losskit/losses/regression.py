@@ -24,52 +24,60 @@ def _pointwise(name, value, slope, *, mean_over_weight):
     def forward(xp, inputs, reduction, **params):
         x, y, w = inputs
         d = x - y
-        loss = value(xp, d, **params)
+        # The weight goes inside each formula: w (d d) loses a subnormal d d that (w d) d keeps.
+        loss = value(xp, d, w, **params)
         total = None
-        if w is not None:
-            loss = loss * w
-            if mean_over_weight and reduction == "mean":
-                total = xp.sum(w)
+        if w is not None and mean_over_weight and reduction == "mean":
+            total = xp.sum(w)
         return _reduction.reduce(xp, loss, reduction, total), (d, w, total)
 
     def backward(xp, res, g, needs, reduction, **params):
         d, w, total = res
-        gx = slope(xp, d, **params) * _reduction.scale(xp, g, reduction, total, _array.size(d))
+        gx = slope(xp, d, **params)
         if w is not None:
-            gx = gx * w
+            gx = gx * w  # before the 1/n of 'mean', which could underflow a tiny slope times a huge w
+        gx = gx * _reduction.scale(xp, g, reduction, total, _array.size(d))
         return (gx if needs[0] else None, -gx if needs[1] else None, None)
 
     return Op(name, forward, backward, differentiable=(0, 1))
 
 
-def _abs(xp, d):
-    return xp.abs(d)
+def _abs(xp, d, w):
+    return xp.abs(d) if w is None else w * xp.abs(d)
 
 
 def _sign(xp, d):
     return xp.sign(d)
 
 
-def _square(xp, d):
-    return d * d
+def _square(xp, d, w):
+    return d * d if w is None else (w * d) * d
 
 
 def _twice(xp, d):
     return 2.0 * d
 
 
-def _huber(xp, d, delta):
+def _huber(xp, d, w, delta):
     ad = xp.abs(d)
-    return xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+    excess = ad - 0.5 * delta  # at least delta / 2 where it is used
+    if w is None:
+        return xp.where(ad < delta, (0.5 * d) * d, delta * excess)
+    # w delta excess: w joins delta when w >= 1 and excess when w < 1, so that the first product
+    # neither underflows (tiny w and delta) nor overflows (huge delta and excess) where w delta
+    # excess does not.
+    linear = xp.where(w >= 1.0, (w * delta) * excess, (w * excess) * delta)
+    return xp.where(ad < delta, (0.5 * w * d) * d, linear)
 
 
 def _huber_slope(xp, d, delta):
     return xp.clip(d, min=-delta, max=delta)
 
 
-def _smooth_l1(xp, d, beta):
+def _smooth_l1(xp, d, w, beta):  # (torch's smooth_l1_loss takes no weight: w is None)
     ad = xp.abs(d)
-    return xp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
+    # d (d / beta), not d^2 / beta: d^2 underflows or overflows for tiny or huge beta
+    return xp.where(ad < beta, 0.5 * d * (d / beta), ad - 0.5 * beta)
 
 
 def _smooth_l1_slope(xp, d, beta):

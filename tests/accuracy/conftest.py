@@ -1,6 +1,0 @@
-"""The accuracy cases import their harness as a sibling module."""
-
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
