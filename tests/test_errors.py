@@ -1,5 +1,9 @@
 """Bad input to the first losses and the activations: a clear error that names the argument.
 
+Hand-written sweeps (many shapes, many option values) for the core losses. The systematic
+catalogue over every public function, class and argument, with torch as the oracle, is
+``tests/reliability/test_reliability_bad_input.py``.
+
 ValueError for a wrong shape or value, TypeError for a wrong type or dtype, IndexError for a class
 index or a dim out of range: never an assert, never a NumPy broadcasting error from inside an op.
 Where torch broadcasts a target of another shape (with a warning), losskit refuses it. Torch is

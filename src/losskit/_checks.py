@@ -1,8 +1,10 @@
 """Argument validation at the public boundary, with messages that name the argument.
 
-Ops assume valid input; every check happens here, once. Checks of values (class indices in range,
-probabilities in [0, 1]) run only on arrays whose values are at hand: not on lazy Dask arrays nor
-on JAX tracers inside jit.
+Ops assume valid input; every check happens here, once. Each error is a ValueError (a wrong
+shape or value), a TypeError (a wrong type or dtype, arrays of different libraries) or an
+IndexError (an index out of range), and its message names the argument, what was received and
+what was expected. Checks of values (class indices in range, probabilities in [0, 1]) run only on
+arrays whose values are at hand: not on lazy Dask arrays nor on JAX tracers inside jit.
 """
 
 from __future__ import annotations
@@ -27,6 +29,33 @@ def array(x: Any, name: str) -> Any:
     if not _array.is_array(d):
         raise TypeError(f"{name} must be an array or a losskit.Tensor, got {type(x).__name__}")
     return d
+
+
+def kind(d: Any) -> str:
+    """An array's library and type, as the errors name it: ``numpy.ndarray``, ``torch.Tensor``."""
+    return f"{type(d).__module__.split('.')[0]}.{type(d).__name__}"
+
+
+def same_library(first_name: str, first: Any, **others: Any) -> None:
+    """Every array argument comes from ``first``'s array library; else a TypeError naming it.
+
+    Arguments that are None or not arrays are skipped: the checks that follow say what is
+    wrong with them.
+    """
+    ref = data(first)
+    if not _array.is_array(ref):
+        return
+    for name, value in others.items():
+        d = data(value)
+        if value is None or not _array.is_array(d):
+            continue
+        try:
+            _array.namespace(ref, d)
+        except TypeError:
+            raise TypeError(
+                f"{name} is {kind(d)} but {first_name} is {kind(ref)}: all arrays of one call must "
+                "come from one array library"
+            ) from None
 
 
 def optional_array(x: Any, name: str) -> Any:
@@ -67,14 +96,16 @@ def broadcastable_to(x: Any, name: str, shape: tuple[int, ...]) -> None:
 
 def number(value: Any, name: str, *, low: float | None = None, low_open: bool = False,
            high: float | None = None) -> float:
+    """A real number (not a bool), within the bounds given; nan is outside any bound."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
-    if low is not None and (v < low or (low_open and v == low)):
+    # Written as "not inside" so that nan fails every bound, as torch's own checks reject it.
+    if low is not None and not (v > low or (not low_open and v == low)):
         relation = ">" if low_open else ">="
-        raise ValueError(f"{name} must be {relation} {low}, got {value!r}")
-    if high is not None and v > high:
-        raise ValueError(f"{name} must be <= {high}, got {value!r}")
+        raise ValueError(f"{name} must be {relation} {low:g}, got {value!r}")
+    if high is not None and not v <= high:
+        raise ValueError(f"{name} must be <= {high:g}, got {value!r}")
     return v
 
 
@@ -82,6 +113,20 @@ def integer(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     return int(value)
+
+
+def optional_dim(value: Any, name: str = "dim") -> int | None:
+    """A dimension index or None (the softmax modules' ``dim``)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+    return value
+
+
+def function(value: Any, name: str) -> Any:
+    """A callable or None."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value
 
 
 def concrete(x: Any) -> bool:
@@ -100,26 +145,45 @@ def concrete(x: Any) -> bool:
     return True
 
 
-def _any(x: Any) -> bool:
+def any_true(x: Any) -> bool:
     """True when any element is true; False when that cannot be known now (under jax.jit, even
     operations on concrete arrays are staged)."""
     found = _array.namespace(x).any(x)
     return concrete(found) and bool(found)
 
 
+def first_where(bad: Any, x: Any) -> Any:
+    """The first element of ``x`` (in C order) where ``bad`` is true, as a Python number."""
+    xp = _array.namespace(x)
+    i = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int8)))
+    v = xp.reshape(x, (-1,))[i]
+    return int(v) if _array.is_integral(xp, x) else float(v)
+
+
 def in_unit_interval(x: Any, name: str) -> None:
-    if concrete(x) and _any((x < 0) | (x > 1)):
-        raise ValueError(f"all elements of {name} must be between 0 and 1 (probabilities)")
+    """Every element in [0, 1]; nan is not (torch's rule for BCE's input)."""
+    if concrete(x) and _array.size(x):
+        bad = ~((x >= 0) & (x <= 1))
+        if any_true(bad):
+            raise ValueError(
+                f"all elements of {name} must be between 0 and 1 (probabilities), "
+                f"got {first_where(bad, x)!r}"
+            )
 
 
-def class_weight(weight: Any, n_classes: int, like: Any) -> Any:
+def class_weight(weight: Any, n_classes: int | None, like: Any = None) -> Any:
+    """A 1-D floating array of ``C`` class weights (of ``like``'s dtype when given).
+
+    ``n_classes=None`` checks all but the length (for a loss class's constructor, before any
+    input is seen).
+    """
     if weight is None:
         return None
-    w = same_dtype(weight, "weight", like)
-    if w.ndim != 1 or w.shape[0] != n_classes:
+    w = floating(weight, "weight") if like is None else same_dtype(weight, "weight", like)
+    if w.ndim != 1 or (n_classes is not None and w.shape[0] != n_classes):
+        length = "" if n_classes is None else f" of length C={n_classes}"
         raise ValueError(
-            f"weight must be a 1-D array of length C={n_classes} (one weight per class), "
-            f"got shape {tuple(w.shape)}"
+            f"weight must be a 1-D array{length} (one weight per class), got shape {tuple(w.shape)}"
         )
     return w
 
@@ -152,7 +216,7 @@ def class_index_target(target: Any, x: Any, ignore_index: int) -> Any:
     n_classes = x.shape[axis]
     if concrete(t) and t.size:
         bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
-        if _any(bad):
+        if any_true(bad):
             high = int(xp.max(xp.where(bad, t, -1)))
             offender = high if high >= n_classes else int(xp.min(xp.where(bad, t, 0)))
             raise IndexError(

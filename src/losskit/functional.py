@@ -42,30 +42,8 @@ __all__ = [
 # --- regression -------------------------------------------------------------------------------
 
 
-def _same_library(input: Any, **others: Any) -> None:
-    """Every array argument comes from ``input``'s array library; else a TypeError naming it."""
-    ref = _checks.data(input)
-    if not _array.is_array(ref):
-        return  # the argument checks that follow say what is wrong with it
-    for name, value in others.items():
-        d = _checks.data(value)
-        if value is None or not _array.is_array(d):
-            continue
-        try:
-            _array.namespace(ref, d)
-        except TypeError:
-            raise TypeError(
-                f"{name} is {_kind(d)} but input is {_kind(ref)}: all arrays of one call must "
-                "come from one array library"
-            ) from None
-
-
-def _kind(d: Any) -> str:
-    return f"{type(d).__module__.split('.')[0]}.{type(d).__name__}"
-
-
 def _pointwise_args(input: Any, target: Any, weight: Any) -> Any:
-    _same_library(input, target=target, weight=weight)
+    _checks.same_library("input", input, target=target, weight=weight)
     x = _checks.floating(input, "input")
     y = _checks.same_dtype(target, "target", x)
     _checks.same_shape(y, "target", x)
@@ -167,7 +145,7 @@ def smooth_l1_loss(
 
 
 def _binary_args(input: Any, target: Any, weight: Any, pos_weight: Any = None) -> Any:
-    _same_library(input, target=target, weight=weight, pos_weight=pos_weight)
+    _checks.same_library("input", input, target=target, weight=weight, pos_weight=pos_weight)
     x = _checks.floating(input, "input")
     y = _checks.same_dtype(target, "target", x)
     _checks.same_shape(y, "target", x)
@@ -187,8 +165,9 @@ def binary_cross_entropy(
 ) -> Any:
     r"""Binary cross entropy of probabilities: ``l_n = -w_n [y log x + (1 - y) log(1 - x)]``.
 
-    Each log is clamped at -100, torch's definition. ``input`` must lie in [0, 1]; ``weight``
-    broadcasts to the input's shape.
+    Each log is clamped at -100, torch's definition. ``input`` must lie in [0, 1] (nan does
+    not, as in torch); ``target`` is not checked (torch's is), the loss being linear in it;
+    ``weight`` broadcasts to the input's shape.
 
     >>> import numpy as np, losskit.functional as F
     >>> F.binary_cross_entropy(np.array([0.1, 0.9, 0.8, 0.3]), np.array([0.0, 1.0, 1.0, 0.0]))
@@ -197,6 +176,7 @@ def binary_cross_entropy(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     x = _binary_args(input, target, weight)
     _checks.in_unit_interval(x, "input")
+    _checks.in_unit_interval(_checks.data(target), "target")  # torch 2.13 raises too
     return call(binary.binary_cross_entropy, (input, target, weight), reduction=reduction)
 
 
@@ -255,7 +235,7 @@ def cross_entropy(
     array(1.6153863)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    _same_library(input, target=target, weight=weight)
+    _checks.same_library("input", input, target=target, weight=weight)
     x = _checks.class_input(input)
     ignore_index = _checks.integer(ignore_index, "ignore_index")
     label_smoothing = _checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
@@ -291,7 +271,7 @@ def nll_loss(
     array(0.39925385)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    _same_library(input, target=target, weight=weight)
+    _checks.same_library("input", input, target=target, weight=weight)
     x = _checks.class_input(input)
     ignore_index = _checks.integer(ignore_index, "ignore_index")
     _checks.class_weight(weight, x.shape[classification.class_axis(x.ndim)], x)
@@ -324,7 +304,17 @@ def _cast(input: Any, dtype: Any) -> Any:
     if isinstance(input, Tensor):
         raise TypeError("dtype= is supported for plain arrays only; cast a Tensor before the call")
     d = _checks.array(input, "input")
-    return _array.namespace(d).astype(d, dtype)
+    xp = _array.namespace(d)
+    try:
+        floating = xp.isdtype(dtype, "real floating")
+    except (TypeError, AttributeError):  # not a dtype object of this library
+        floating = False
+    if not floating:
+        raise TypeError(
+            f"dtype must be a real floating-point dtype of the input's library ({_checks.kind(d)}), "
+            f"got {dtype!r}"
+        )
+    return xp.astype(d, dtype)
 
 
 def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Any:
@@ -346,6 +336,7 @@ def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype:
 def logsumexp(input: Any, dim: int | tuple[int, ...], keepdim: bool = False) -> Any:
     """``log(sum(exp(x), dim))`` with a max shift and ``log1p``; exact where the sum is 1 + tiny."""
     x = _checks.floating(input, "input")
+    keepdim = _checks.flag(keepdim, "keepdim")
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     if not dims:
         raise ValueError("dim must name at least one dimension, got ()")
@@ -360,9 +351,9 @@ def logsumexp(input: Any, dim: int | tuple[int, ...], keepdim: bool = False) -> 
         axes.append(d % rank)
     if x.ndim == 0:
         # logsumexp of a 0-d x over its one "dim" is x itself: the op reduces over no axis.
-        return call(activations.logsumexp, (input,), axis=None, keepdims=bool(keepdim))
+        return call(activations.logsumexp, (input,), axis=None, keepdims=keepdim)
     axis = tuple(axes) if len(axes) > 1 else axes[0]
-    return call(activations.logsumexp, (input,), axis=axis, keepdims=bool(keepdim))
+    return call(activations.logsumexp, (input,), axis=axis, keepdims=keepdim)
 
 
 def sigmoid(input: Any) -> Any:
@@ -382,7 +373,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
     _checks.floating(input, "input")
     beta = _checks.number(beta, "beta")
     if beta == 0.0:
-        raise ValueError("beta must be nonzero")
+        raise ValueError(f"beta must be nonzero, got {beta!r}")
     threshold = _checks.number(threshold, "threshold")
     return call(activations.softplus, (input,), beta=beta, threshold=threshold)
 

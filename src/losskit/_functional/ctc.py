@@ -122,6 +122,7 @@ def ctc_loss(
     array(1.5040774)
     """
     reduction = _reduction.resolve(reduction)
+    _checks.same_library("log_probs", log_probs, targets=targets)
     x = _checks.floating(log_probs, "log_probs")
     if x.ndim not in (2, 3):
         raise ValueError(f"log_probs must have shape (T, N, C) or unbatched (T, C), got shape {tuple(x.shape)}")
@@ -133,8 +134,7 @@ def ctc_loss(
     blank = _checks.integer(blank, "blank")
     if not 0 <= blank < n_classes:
         raise ValueError(f"blank must be a class index in [0, C) = [0, {n_classes}), got {blank}")
-    if not isinstance(zero_infinity, bool):
-        raise TypeError(f"zero_infinity must be a bool, got {type(zero_infinity).__name__}")
+    zero_infinity = _checks.flag(zero_infinity, "zero_infinity")
 
     t = _checks.array(targets, "targets")
     if not _array.is_integral(_array.namespace(t), t):

@@ -32,6 +32,7 @@ __all__ = [
 
 def _pair(x1: Any, x2: Any, names: tuple[str, str] = ("x1", "x2")) -> tuple[int, ...]:
     """Two floating arrays of one dtype that broadcast together; returns the broadcast shape."""
+    _checks.same_library(names[0], x1, **{names[1]: x2})
     a = _checks.floating(x1, names[0])
     b = _checks.same_dtype(x2, names[1], a, names[0])
     sa, sb = tuple(a.shape), tuple(b.shape)
@@ -60,6 +61,7 @@ def _like(x: Any, name: str, first: Any, first_name: str) -> None:
 
 def _same_shaped(arrays: tuple[Any, ...], names: tuple[str, ...]) -> Any:
     """Floating arrays of the first one's dtype and shape; returns the first one's data."""
+    _checks.same_library(names[0], arrays[0], **dict(zip(names[1:], arrays[1:])))
     first = _checks.floating(arrays[0], names[0])
     for x, name in zip(arrays[1:], names[1:]):
         _like(x, name, first, names[0])
@@ -103,9 +105,7 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
             f"dim {dim} is out of range for x1 and x2 broadcast to shape {shape} "
             f"(expected {-ndim} <= dim < {ndim})"
         )
-    eps = _checks.number(eps, "eps")
-    if not eps >= 0.0:
-        raise ValueError(f"eps must be a non-negative number, got {eps!r}")
+    eps = _checks.number(eps, "eps", low=0.0)
     return call(ops.cosine_similarity, (x1, x2), axis=dim % ndim, eps=eps)
 
 
@@ -155,6 +155,7 @@ def cosine_embedding_loss(
     array([0.01666205, 0.98333795])
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.same_library("input1", input1, target=target)
     x = _same_shaped((input1, input2), ("input1", "input2"))
     if x.ndim not in (1, 2):
         raise ValueError(f"input1 and input2 must have shape (N, D) or (D), got shape {tuple(x.shape)}")
@@ -243,8 +244,8 @@ def triplet_margin_with_distance_loss(
     _same_shaped((anchor, positive, negative), ("anchor", "positive", "negative"))
     if distance_function is None:
         distance_function = pairwise_distance
-    elif not callable(distance_function):
-        raise TypeError(f"distance_function must be callable, got {type(distance_function).__name__}")
+    else:
+        _checks.function(distance_function, "distance_function")
     inputs = (anchor, positive, negative)
     if any(isinstance(v, Tensor) for v in inputs):
         inputs = tuple(v if isinstance(v, Tensor) else Tensor(v) for v in inputs)
@@ -256,6 +257,7 @@ def triplet_margin_with_distance_loss(
         if isinstance(d, np.generic):  # NumPy reduces a 1-D input's distance to a scalar
             d = np.asarray(d)
         name = f"distance_function({names[i]}, {names[j]})"
+        _checks.same_library("anchor", anchor, **{name: d})
         if not distances:
             first = _checks.floating(d, name)
         else:

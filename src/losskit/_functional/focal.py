@@ -49,6 +49,7 @@ def sigmoid_focal_loss(
     reduction = sigmoid_reduction(reduction)
     alpha = _checks.number(alpha, "alpha")
     gamma = _checks.number(gamma, "gamma", low=0.0)
+    _checks.same_library("inputs", inputs, targets=targets)
     x = _checks.floating(inputs, "inputs")
     y = _checks.same_dtype(targets, "targets", x, "inputs")
     _checks.same_shape(y, "targets", x, "inputs")
@@ -88,6 +89,7 @@ def focal_loss(
     array([1.03674158, 0.        , 2.04443985])
     """
     reduction = _reduction.resolve(reduction)
+    _checks.same_library("input", input, target=target, weight=weight)
     x = _checks.class_input(input)
     gamma = _checks.number(gamma, "gamma", low=0.0)
     ignore_index = _checks.integer(ignore_index, "ignore_index")

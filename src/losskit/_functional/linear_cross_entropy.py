@@ -203,6 +203,9 @@ def linear_cross_entropy(
     array(0.81971721)
     """
     reduction = _reduction.resolve(reduction)
+    _checks.same_library(
+        "input", input, linear_weight=linear_weight, target=target, linear_bias=linear_bias, weight=weight
+    )
     x = _checks.floating(input, "input")
     if x.ndim not in (1, 2):
         raise ValueError(

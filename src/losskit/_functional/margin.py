@@ -78,6 +78,7 @@ def margin_ranking_loss(
     array(0.43333333)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.same_library("input1", input1, input2=input2, target=target)
     x1 = _checks.floating(input1, "input1")
     x2 = _checks.same_dtype(input2, "input2", x1, "input1")
     _checks.same_shape(x2, "input2", x1, "input1")
@@ -106,6 +107,7 @@ def hinge_embedding_loss(
     array(0.76666667)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.same_library("input", input, target=target)
     x = _checks.floating(input, "input")
     target = _checks.matching_target(target, x)
     margin = _checks.number(margin, "margin")
@@ -129,6 +131,7 @@ def soft_margin_loss(
     array(0.67642382)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.same_library("input", input, target=target)
     x = _checks.floating(input, "input")
     target = _checks.matching_target(target, x)
     return call(ops.soft_margin, (input, target), reduction=reduction)
@@ -158,6 +161,7 @@ def multilabel_soft_margin_loss(
     array(0.37777896)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.same_library("input", input, target=target, weight=weight)
     x = _checks.floating(input, "input")
     if x.ndim == 0:
         raise IndexError("input must have at least one dimension (the class axis, last), got a 0-d array")
@@ -187,6 +191,7 @@ def multilabel_margin_loss(
     array(0.45)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.same_library("input", input, target=target)
     x = _class_rows_input(input)
     t = _integer_target(target)
     if tuple(t.shape) != tuple(x.shape):
@@ -225,9 +230,10 @@ def multi_margin_loss(
         raise ValueError(f"only p == 1 and p == 2 supported, got p={p!r}")
     p = int(p)
     margin = _checks.number(margin, "margin")
+    _checks.same_library("input", input, target=target, weight=weight)
     x = _class_rows_input(input)
     if weight is not None and _checks.array(weight, "weight").ndim != 1:
-        raise ValueError("weight must be one-dimensional")
+        raise ValueError(f"weight must be one-dimensional, got shape {tuple(_checks.data(weight).shape)}")
     n_classes = x.shape[-1] if x.ndim else 1
     _checks.class_weight(weight, n_classes, x)
     t = _integer_target(target)

@@ -60,6 +60,7 @@ def poisson_nll_loss(
     array([0.5       , 0.99999999, 1.68463999])
     """
     reduction = _resolve(reduction, size_average, reduce)
+    _checks.same_library("input", input, target=target)
     x = _checks.floating(input, "input")
     log_input = _checks.flag(log_input, "log_input")
     full = _checks.flag(full, "full")
@@ -115,6 +116,7 @@ def gaussian_nll_loss(
     >>> F.gaussian_nll_loss(np.array([[0.5, 1.0], [2.0, 0.0]]), np.array([[0.0, 1.0], [1.0, 1.0]]), np.array([0.5, 2.0]))
     array(0.1875)
     """
+    _checks.same_library("input", input, target=target, var=var)
     x = _checks.floating(input, "input")
     y = _checks.same_dtype(target, "target", x)
     _checks.same_shape(y, "target", x)
@@ -124,16 +126,20 @@ def gaussian_nll_loss(
         var, unsqueeze = float(var), False
     else:
         v = _checks.same_dtype(var, "var", x)
-        if _checks.concrete(v) and v.size and bool(_array.namespace(v).any(v < 0)):
-            raise ValueError("var has negative entry/entries: variances must be non-negative")
+        if _checks.concrete(v) and _array.size(v) and _checks.any_true(v < 0):
+            raise ValueError(
+                f"var has negative entries (the first: {_checks.first_where(v < 0, v)!r}): "
+                "variances must be non-negative"
+            )
         unsqueeze = _var_layout(v, x)
     reduction = _resolve(reduction)
+    full = _checks.flag(full, "full")
     eps = _checks.number(eps, "eps")
     return call(
         ops.gaussian_nll_loss,
         (input, target, var),
         reduction=reduction,
-        full=bool(full),
+        full=full,
         eps=eps,
         unsqueeze=unsqueeze,
     )
@@ -172,6 +178,7 @@ def kl_div(
     effective = _reduction.resolve(
         reduction, size_average, reduce, allowed=("none", "batchmean", "sum", "mean")
     )
+    _checks.same_library("input", input, target=target)
     x = _checks.floating(input, "input")
     y = _checks.same_dtype(target, "target", x)
     _checks.same_shape(y, "target", x)

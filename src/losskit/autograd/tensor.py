@@ -11,6 +11,8 @@ input's shape (the single place where broadcasting is undone) and accumulates in
 from __future__ import annotations
 
 import math
+import numbers
+import threading
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -21,6 +23,11 @@ from . import ops
 from .grad_mode import is_grad_enabled
 
 _FREED = object()
+
+# Graphs built in different threads are independent, but they may share leaves (one model trained
+# from several threads): adding into a leaf's .grad is a read-modify-write, done under this lock
+# so that no thread's gradient is lost (torch accumulates atomically too).
+_ACCUMULATE = threading.Lock()
 
 _DTYPES = {
     "float16": np.float16,
@@ -58,14 +65,15 @@ class Node:
         return f"<{self.op.name} object>"
 
     def run(self, grad_output: Any) -> tuple:
-        if self.residuals is _FREED:
+        residuals = self.residuals  # read once: another thread's backward may free them meanwhile
+        if residuals is _FREED:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({self.op.name}'s saved "
                 "values were freed by the first backward). Pass retain_graph=True to the first "
                 "backward() if you need to backward through the graph again."
             )
         with _array.quiet(self.xp):
-            return self.op.backward(self.xp, self.residuals, grad_output, self.needs, **self.options)
+            return self.op.backward(self.xp, residuals, grad_output, self.needs, **self.options)
 
     def free(self) -> None:
         self.residuals = _FREED
@@ -131,11 +139,12 @@ def _topological_order(root: Node) -> list[Node]:
 def _accumulate(leaf: "Tensor", xp: Any, grad: Any) -> None:
     if grad.dtype != leaf.data.dtype:
         grad = xp.astype(grad, leaf.data.dtype)
-    if leaf.grad is None:
-        # Never alias a gradient array that an op may also have returned to another input.
-        leaf.grad = Tensor(xp.asarray(grad, copy=True))
-    else:
-        leaf.grad = Tensor(leaf.grad.data + grad)
+    with _ACCUMULATE:
+        if leaf.grad is None:
+            # Never alias a gradient array that an op may also have returned to another input.
+            leaf.grad = Tensor(xp.asarray(grad, copy=True))
+        else:
+            leaf.grad = Tensor(leaf.grad.data + grad)
 
 
 def run_backward(root: "Tensor", gradient: Any, retain_graph: bool) -> None:
@@ -203,6 +212,8 @@ class Tensor:
             data = data.data
         if not _array.is_array(data) or isinstance(data, np.generic):
             data = np.asarray(data)
+        if isinstance(data, np.ndarray) and data.dtype.kind not in "biufc":
+            raise TypeError(f"data must hold numbers (bool, int, float or complex), got dtype {data.dtype}")
         self.data = data
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
@@ -255,6 +266,10 @@ class Tensor:
         else:
             gradient = _unwrap(gradient)
             if not _array.is_array(gradient):
+                if isinstance(gradient, bool) or not isinstance(gradient, numbers.Number):
+                    raise TypeError(
+                        f"gradient must be an array, a Tensor or a number, got {type(gradient).__name__}"
+                    )
                 gradient = xp.asarray(gradient, dtype=self.data.dtype)
             if tuple(gradient.shape) != tuple(self.shape):
                 raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _checks
 from .._functional.ctc import ctc_loss
 from .losses import _Loss
 
@@ -15,6 +16,9 @@ class CTCLoss(_Loss):
 
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
         super().__init__(reduction=reduction)
+        # blank < C is checked at the call, where C is known
+        _checks.number(_checks.integer(blank, "blank"), "blank", low=0)
+        _checks.flag(zero_infinity, "zero_infinity")
         self.blank = blank
         self.zero_infinity = zero_infinity
 

@@ -29,6 +29,8 @@ class CosineSimilarity(Module):
 
     def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
         super().__init__()
+        _checks.integer(dim, "dim")
+        _checks.number(eps, "eps", low=0.0)
         self.dim = dim
         self.eps = eps
 
@@ -41,6 +43,9 @@ class PairwiseDistance(Module):
 
     def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
         super().__init__()
+        _checks.number(p, "p")
+        _checks.number(eps, "eps")
+        _checks.flag(keepdim, "keepdim")
         self.norm = p  # torch's attribute name
         self.eps = eps
         self.keepdim = keepdim
@@ -54,6 +59,7 @@ class CosineEmbeddingLoss(_Loss):
 
     def __init__(self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
+        _checks.number(margin, "margin")
         self.margin = margin
 
     def forward(self, input1: Any, input2: Any, target: Any) -> Any:
@@ -66,6 +72,9 @@ class TripletMarginLoss(_Loss):
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
         _positive_margin("TripletMarginLoss", margin)
+        _checks.number(p, "p")
+        _checks.number(eps, "eps")
+        _checks.flag(swap, "swap")
         self.margin = margin
         self.p = p
         self.eps = eps
@@ -83,6 +92,8 @@ class TripletMarginWithDistanceLoss(_Loss):
     def __init__(self, *, distance_function: Callable[[Any, Any], Any] | None = None, margin: float = 1.0, swap: bool = False, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
         _positive_margin("TripletMarginWithDistanceLoss", margin)
+        _checks.function(distance_function, "distance_function")
+        _checks.flag(swap, "swap")
         self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
         self.margin = margin
         self.swap = swap

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._checks import number
+from .._checks import class_weight, integer, number
 from .._functional import focal as _F
 from .losses import _WeightedLoss
 from .modules import Module
@@ -44,7 +44,9 @@ class FocalLoss(_WeightedLoss):
         self, weight: Any = None, gamma: float = 2.0, ignore_index: int = -100, reduction: str = "mean"
     ) -> None:
         super().__init__(weight, reduction=reduction)
+        class_weight(weight, None)
         number(gamma, "gamma", low=0.0)
+        integer(ignore_index, "ignore_index")
         self.gamma = gamma
         self.ignore_index = ignore_index
 

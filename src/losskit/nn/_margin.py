@@ -25,6 +25,7 @@ class MarginRankingLoss(_Loss):
 
     def __init__(self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
+        _checks.number(margin, "margin")
         self.margin = margin
 
     def forward(self, input1: Any, input2: Any, target: Any) -> Any:
@@ -36,6 +37,7 @@ class HingeEmbeddingLoss(_Loss):
 
     def __init__(self, margin: float = 1.0, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
+        _checks.number(margin, "margin")
         self.margin = margin
 
     def forward(self, input: Any, target: Any) -> Any:
@@ -74,6 +76,7 @@ class MultiMarginLoss(_WeightedLoss):
             raise ValueError(
                 f"MultiMarginLoss: expected weight to be None or 1D tensor, got {_checks.data(weight).ndim}D instead"
             )
+        _checks.number(margin, "margin")
         self.p = p
         self.margin = margin
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _reduction
+from .. import _checks, _reduction
 from .. import functional as F
 from .losses import _Loss
 from .modules import Module
@@ -25,6 +25,9 @@ class PoissonNLLLoss(_Loss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(size_average, reduce, reduction)
+        _checks.flag(log_input, "log_input")
+        _checks.flag(full, "full")
+        _checks.number(eps, "eps")
         self.log_input = log_input
         self.full = full
         self.eps = eps
@@ -40,6 +43,8 @@ class GaussianNLLLoss(_Loss):
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
         super().__init__(None, None, reduction)
+        _checks.flag(full, "full")
+        _checks.number(eps, "eps")
         self.full = full
         self.eps = eps
 
@@ -61,7 +66,7 @@ class KLDivLoss(_Loss):
         self.reduction = _reduction.resolve(
             reduction, size_average, reduce, allowed=("none", "batchmean", "sum", "mean")
         )
-        self.log_target = log_target
+        self.log_target = _checks.flag(log_target, "log_target")
 
     def forward(self, input: Any, target: Any) -> Any:
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -2,14 +2,15 @@
 :mod:`losskit.functional`, the one place where a loss is defined.
 
 torch's legacy ``size_average``/``reduce`` are resolved into ``reduction`` once, at
-construction, with torch's DeprecationWarning.
+construction, with torch's DeprecationWarning. Options are checked at construction too (torch
+checks most of them at the first call): a bad option fails where it is written.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import _reduction
+from .. import _checks, _reduction
 from .. import functional as F
 from .modules import Module
 
@@ -35,10 +36,15 @@ class _Loss(Module):
 
 
 class _WeightedLoss(_Loss):
-    """A loss with a per-class (or per-element) ``weight``: a constant, not a parameter."""
+    """A loss with a per-class (or per-element) ``weight``: a constant, not a parameter.
+
+    Its shape is checked against the input at each call; here only that it is a floating array.
+    """
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
+        if weight is not None:
+            _checks.floating(weight, "weight")
         self.weight = weight
 
 
@@ -61,6 +67,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction=reduction)
+        _checks.number(delta, "delta", low=0.0, low_open=True)
         self.delta = delta
 
     def forward(self, input: Any, target: Any) -> Any:
@@ -72,6 +79,7 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(size_average, reduce, reduction)
+        _checks.number(beta, "beta", low=0.0)
         self.beta = beta
 
     def forward(self, input: Any, target: Any) -> Any:
@@ -90,6 +98,8 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", pos_weight: Any = None) -> None:
         super().__init__(weight, size_average, reduce, reduction)
+        if pos_weight is not None:
+            _checks.floating(pos_weight, "pos_weight")
         self.pos_weight = pos_weight
 
     def forward(self, input: Any, target: Any) -> Any:
@@ -103,6 +113,9 @@ class CrossEntropyLoss(_WeightedLoss):
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(weight, size_average, reduce, reduction)
+        _checks.class_weight(weight, None)
+        _checks.integer(ignore_index, "ignore_index")
+        _checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
@@ -122,6 +135,8 @@ class NLLLoss(_WeightedLoss):
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(weight, size_average, reduce, reduction)
+        _checks.class_weight(weight, None)
+        _checks.integer(ignore_index, "ignore_index")
         self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Any:

@@ -245,6 +245,12 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, input: Any) -> Tensor:
+        shape = tuple(_checks.array(input, "input").shape)
+        if not shape or shape[-1] != self.in_features:
+            last = f"last dimension {shape[-1]}" if shape else "shape ()"
+            raise ValueError(
+                f"input's {last} must equal in_features {self.in_features} (input shape {shape})"
+            )
         out = matmul(input, self.weight.T)
         return out if self.bias is None else out + self.bias
 
@@ -304,7 +310,7 @@ class Sigmoid(Module):
 class Softmax(Module):
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = _checks.optional_dim(dim)
 
     def forward(self, input: Any) -> Any:
         return F.softmax(input, self.dim, _stacklevel=4)
