@@ -214,3 +214,8 @@ def run(out: Callable[[str], None] = print) -> None:
             out(f"  options:  {opts}")
         out(f"  value:    {loss.item():.4f}   (grad_fn={loss.grad_fn.name()})")
         out(f"  d/dinput: {_fmt(x.grad.data)}")
+
+
+def main(args: Any = None) -> int:
+    run()
+    return 0
