@@ -13,44 +13,13 @@ import pytest
 import losskit
 import losskit.functional as F
 from losskit import nn
+from losskit.catalog import torch_focal_loss, torch_sigmoid_focal_loss
 from losskit.losses import focal as ops
 
 GAMMAS = [0, 0.5, 2, 5]
 
 
 # --- oracles --------------------------------------------------------------------------------------
-
-
-def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
-    """torchvision.ops.sigmoid_focal_loss, line for line."""
-    import torch
-    import torch.nn.functional as TF
-
-    p = torch.sigmoid(inputs)
-    ce_loss = TF.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce_loss * ((1 - p_t) ** gamma)
-    if alpha >= 0:
-        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
-        loss = alpha_t * loss
-    if reduction == "none":
-        return loss
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    raise ValueError(reduction)
-
-
-def seeds_focal_loss(input, target, weight=None, gamma=2.0, ignore_index=-100, reduction="mean"):
-    """The seeds' FocalLoss: per-sample cross entropy, p = exp(-ce), (1 - p)^gamma ce, .mean()."""
-    import torch
-    import torch.nn.functional as TF
-
-    ce = TF.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="none")
-    p = torch.exp(-ce)
-    loss = (1 - p) ** gamma * ce
-    return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
 
 def mp_sigmoid_focal(x, t, alpha, gamma):
@@ -88,7 +57,7 @@ def test_sigmoid_focal_vs_torch(check_against_torch, rng, dtype, gamma, alpha, s
     x = (2.0 * rng.standard_normal((3, 4))).astype(dtype)
     t = _targets(rng, (3, 4), soft, dtype)
     kwargs = dict(alpha=alpha, gamma=gamma)
-    check_against_torch(F.sigmoid_focal_loss, torchvision_sigmoid_focal_loss, (x, t), kwargs, grad=(0, 1))
+    check_against_torch(F.sigmoid_focal_loss, torch_sigmoid_focal_loss, (x, t), kwargs, grad=(0, 1))
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
@@ -97,16 +66,16 @@ def test_sigmoid_focal_reductions_vs_torch(check_against_torch, rng, dtype, redu
     t = _targets(rng, (4, 5), True, dtype)
     t[0] = [0.0, 1.0, 0.0, 1.0, 0.0]
     kwargs = dict(alpha=0.8, gamma=1.5, reduction=reduction)
-    check_against_torch(F.sigmoid_focal_loss, torchvision_sigmoid_focal_loss, (x, t), kwargs, grad=(0, 1))
+    check_against_torch(F.sigmoid_focal_loss, torch_sigmoid_focal_loss, (x, t), kwargs, grad=(0, 1))
 
 
 @pytest.mark.parametrize("shape", [(), (7,), (2, 3, 4)])
 def test_sigmoid_focal_shapes_and_defaults(check_against_torch, rng, dtype, shape):
     x = rng.standard_normal(shape).astype(dtype)
     t = _targets(rng, shape, True, dtype)
-    out, _ = check_against_torch(F.sigmoid_focal_loss, torchvision_sigmoid_focal_loss, (x, t), grad=(0, 1))
+    out, _ = check_against_torch(F.sigmoid_focal_loss, torch_sigmoid_focal_loss, (x, t), grad=(0, 1))
     assert out.shape == shape  # reduction='none' is the default, as torchvision
-    check_against_torch(F.sigmoid_focal_loss, torchvision_sigmoid_focal_loss, (x, t), dict(reduction="mean"))
+    check_against_torch(F.sigmoid_focal_loss, torch_sigmoid_focal_loss, (x, t), dict(reduction="mean"))
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
@@ -116,7 +85,7 @@ def test_sigmoid_focal_module_vs_torch(check_against_torch, rng, reduction):
     module = nn.SigmoidFocalLoss(alpha=0.6, gamma=1.5, reduction=reduction)
     check_against_torch(
         module,
-        lambda a, b: torchvision_sigmoid_focal_loss(a, b, alpha=0.6, gamma=1.5, reduction=reduction),
+        lambda a, b: torch_sigmoid_focal_loss(a, b, alpha=0.6, gamma=1.5, reduction=reduction),
         (x, t),
         grad=(0, 1),
     )
@@ -235,7 +204,7 @@ def test_sigmoid_focal_extreme_where_torch_fails():
     for dtype, tdtype in ((np.float32, torch.float32), (np.float64, torch.float64)):
         X = torch.tensor([50.0], dtype=tdtype, requires_grad=True)
         T = torch.tensor([1.0], dtype=tdtype, requires_grad=True)
-        loss = torchvision_sigmoid_focal_loss(X, T, gamma=0.5)
+        loss = torch_sigmoid_focal_loss(X, T, gamma=0.5)
         loss.backward(torch.ones(1, dtype=tdtype))
         assert loss.item() == 0.0 and np.isnan(X.grad.item()) and np.isnan(T.grad.item())
         value, gx, _ = _mp_expected_sigmoid(50.0, 1.0, 0.25, 0.5)
@@ -248,7 +217,7 @@ def test_sigmoid_focal_soft_extremes_close_to_torch(check_against_torch, dtype, 
     """Soft targets at large |x|: torch's formula has no cancellation there; both agree."""
     x = np.array([-100.0, -40.0, 40.0, 100.0], dtype)
     t = np.array([0.3, 0.9, 0.1, 0.6], dtype)
-    check_against_torch(F.sigmoid_focal_loss, torchvision_sigmoid_focal_loss, (x, t), dict(gamma=gamma), grad=(0, 1))
+    check_against_torch(F.sigmoid_focal_loss, torch_sigmoid_focal_loss, (x, t), dict(gamma=gamma), grad=(0, 1))
 
 
 # --- focal_loss against the seeds' formula ---------------------------------------------------------
@@ -285,7 +254,7 @@ def test_focal_vs_torch(check_against_torch, rng, dtype, gamma, shape, kind):
     x, t = _class_case(rng, shape, kind, dtype)
     kwargs = _focal_kwargs(rng, shape, kind, True, dtype, gamma=gamma, reduction="none")
     grad = (0, 1) if kind == "probs" else (0,)
-    check_against_torch(F.focal_loss, seeds_focal_loss, (x, t), kwargs, grad=grad)
+    check_against_torch(F.focal_loss, torch_focal_loss, (x, t), kwargs, grad=grad)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
@@ -296,13 +265,13 @@ def test_focal_reductions_vs_torch(check_against_torch, rng, dtype, reduction, k
     x, t = _class_case(rng, shape, kind, dtype)
     kwargs = _focal_kwargs(rng, shape, kind, weighted, dtype, gamma=2.0, reduction=reduction)
     grad = (0, 1) if kind == "probs" else (0,)
-    check_against_torch(F.focal_loss, seeds_focal_loss, (x, t), kwargs, grad=grad)
+    check_against_torch(F.focal_loss, torch_focal_loss, (x, t), kwargs, grad=grad)
 
 
 def test_focal_defaults_vs_torch(check_against_torch, rng):
     x, t = _class_case(rng, (6, 3), "index", np.float32)
     t[0] = -100
-    check_against_torch(F.focal_loss, seeds_focal_loss, (x, t))
+    check_against_torch(F.focal_loss, torch_focal_loss, (x, t))
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
@@ -314,7 +283,7 @@ def test_focal_module_vs_torch(check_against_torch, rng, reduction):
     def oracle(a, b):
         import torch
 
-        return seeds_focal_loss(a, b, torch.from_numpy(w), gamma=3.0, ignore_index=-1, reduction=reduction)
+        return torch_focal_loss(a, b, torch.from_numpy(w), gamma=3.0, ignore_index=-1, reduction=reduction)
 
     check_against_torch(module, oracle, (x, t))
     assert repr(module) == f"FocalLoss(gamma=3.0, ignore_index=-1, reduction={reduction!r})"
@@ -405,7 +374,7 @@ def test_focal_extreme_where_torch_fails():
     torch = pytest.importorskip("torch")
     for tdtype in (torch.float32, torch.float64):
         Z = torch.tensor([50.0, 0.0], dtype=tdtype, requires_grad=True)
-        loss = seeds_focal_loss(Z, torch.tensor(0), gamma=0.5, reduction="none")
+        loss = torch_focal_loss(Z, torch.tensor(0), gamma=0.5, reduction="none")
         loss.backward()
         assert loss.item() == 0.0 and torch.isnan(Z.grad).all()
     # exact: c = log1p(exp(-50)) = 1.9287498479639178e-22, l = (1 - exp(-c))^0.5 c (mpmath)

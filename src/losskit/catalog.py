@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Entry", "Example", "ENTRIES", "entry", "losses"]
+__all__ = ["Entry", "Example", "ENTRIES", "entry", "losses", "torch_focal_loss", "torch_sigmoid_focal_loss"]
 
 
 @dataclass(frozen=True)
@@ -313,7 +313,7 @@ def _softplus(rng, dtype, n, c):
 # --- torch oracles torch itself lacks ------------------------------------------------------------
 
 
-def _torch_sigmoid_focal_loss(inputs: Any, targets: Any, alpha: float = 0.25, gamma: float = 2, reduction: str = "none") -> Any:
+def torch_sigmoid_focal_loss(inputs: Any, targets: Any, alpha: float = 0.25, gamma: float = 2, reduction: str = "none") -> Any:
     """torchvision.ops.sigmoid_focal_loss, line for line (torchvision is not a dependency)."""
     import torch
 
@@ -326,7 +326,7 @@ def _torch_sigmoid_focal_loss(inputs: Any, targets: Any, alpha: float = 0.25, ga
     return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
 
-def _torch_focal_loss(input: Any, target: Any, weight: Any = None, gamma: float = 2.0, ignore_index: int = -100, reduction: str = "mean") -> Any:
+def torch_focal_loss(input: Any, target: Any, weight: Any = None, gamma: float = 2.0, ignore_index: int = -100, reduction: str = "mean") -> Any:
     """The seeds' FocalLoss in torch: per-sample cross entropy c, (1 - e^-c)^gamma c, loss.mean()."""
     import torch
 
@@ -336,8 +336,8 @@ def _torch_focal_loss(input: Any, target: Any, weight: Any = None, gamma: float 
 
 
 _TORCH_REFERENCES: dict[str, Callable] = {
-    "sigmoid_focal_loss": _torch_sigmoid_focal_loss,
-    "focal_loss": _torch_focal_loss,
+    "sigmoid_focal_loss": torch_sigmoid_focal_loss,
+    "focal_loss": torch_focal_loss,
 }
 
 

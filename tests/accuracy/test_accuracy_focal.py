@@ -34,6 +34,8 @@ import numpy as np
 import pytest
 
 from harness import Case, assert_accurate
+
+from losskit.catalog import torch_focal_loss, torch_sigmoid_focal_loss
 from mpref import DTYPES, WORK_DPS, check_derivative, log_softmax, mp, mparray, reduced, rounded, sigmoid, softplus
 
 
@@ -60,21 +62,6 @@ def sigmoid_focal(x, t, alpha, gamma):
     )
 
 
-def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
-    """torchvision.ops.sigmoid_focal_loss, line for line (as tests/test_focal.py)."""
-    import torch
-    import torch.nn.functional as TF
-
-    p = torch.sigmoid(inputs)
-    ce_loss = TF.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce_loss * ((1 - p_t) ** gamma)
-    if alpha >= 0:
-        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
-        loss = alpha_t * loss
-    return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
-
-
 def _sigmoid_focal_cases(dtype: np.dtype) -> list[Case]:
     fi = np.finfo(dtype)
     mags = [0.0, float(fi.smallest_subnormal), 1e-30, 1e-5, 0.5, 2.0, 10.0, 20.0, 40.0, 50.0, 89.0, 100.0, 700.0, 1e4, 1e30]
@@ -96,23 +83,12 @@ def _sigmoid_focal_cases(dtype: np.dtype) -> list[Case]:
                 "sigmoid_focal_loss", f"alpha={alpha:g}-gamma={gamma:g}" + ("-huge" if huge else ""),
                 (x[keep], t[keep]), {"alpha": alpha, "gamma": gamma},
                 value[keep], {0: gx[keep], 1: gt[keep]}, scales={0: sx[keep].astype(float), 1: st[keep].astype(float)},
-                reductions=reductions, torch_fn=torchvision_sigmoid_focal_loss,
+                reductions=reductions, torch_fn=torch_sigmoid_focal_loss,
             )
     return cases
 
 
 # --- focal_loss -------------------------------------------------------------------------------------
-
-
-def seeds_focal_loss(input, target, weight=None, gamma=2.0, ignore_index=-100, reduction="mean"):
-    """The seeds' FocalLoss, in torch (as tests/test_focal.py)."""
-    import torch
-    import torch.nn.functional as TF
-
-    ce = TF.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="none")
-    p = torch.exp(-ce)
-    loss = (1 - p) ** gamma * ce
-    return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
 
 def focal_row(z, a, gamma, y_weight=None):
@@ -175,7 +151,7 @@ def _focal_cases(dtype: np.dtype) -> list[Case]:
             kwargs = {"gamma": gamma, **({"weight": w} if weighted else {})}
             cases += reduced(
                 "focal_loss", f"gamma={gamma:g}-{name}", (z, t), kwargs, np.array(values, dtype=object),
-                {0: np.array(grads, dtype=object)}, torch_fn=seeds_focal_loss,
+                {0: np.array(grads, dtype=object)}, torch_fn=torch_focal_loss,
             )
         # probability targets: one-hot, uniform, nearly one-hot, two classes
         y = rounded([[[1.0, 0, 0, 0], [0.25] * 4, [1 - 3e-8, 1e-8, 1e-8, 1e-8], [0.5, 0.5, 0, 0]][i % 4] for i in range(n)], dtype)
@@ -190,7 +166,7 @@ def _focal_cases(dtype: np.dtype) -> list[Case]:
         cases += reduced(
             "focal_loss", f"gamma={gamma:g}-probabilities", (z, y), {"gamma": gamma}, np.array(values, dtype=object),
             {0: np.array(grads, dtype=object), 1: np.array(gys, dtype=object)}, scales={0: np.array(scales)},
-            torch_fn=seeds_focal_loss,
+            torch_fn=torch_focal_loss,
         )
     return cases
 
