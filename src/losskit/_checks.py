@@ -152,6 +152,13 @@ def any_true(x: Any) -> bool:
     return concrete(found) and bool(found)
 
 
+def all_true(x: Any) -> bool:
+    """True when every element is known now to be true; False when some is not, or when that
+    cannot be known now (traced or lazy arrays): for an op choosing a fast path it may skip."""
+    found = _array.namespace(x).all(x)
+    return concrete(found) and bool(found)
+
+
 def first_where(bad: Any, x: Any) -> Any:
     """The first element of ``x`` (in C order) where ``bad`` is true, as a Python number."""
     xp = _array.namespace(x)

@@ -3,7 +3,11 @@ r"""Similarities and distances between embeddings, and the losses built on them.
 All vector reductions run along one axis (``axis`` for the cosine similarity, the last one
 otherwise), with every norm computed *scaled*: ``||x|| = s ||x / s||`` with ``s = max |x_i|``
 (``min |x_i|`` for a negative ``p``), so no square, power or product overflows or underflows
-where the result itself is representable.
+where the result itself is representable. The scaling costs passes over the data, so the
+2-norms (pairwise distance, cosine similarity and embedding loss) first try the plain sum of
+squares and keep it where it is known to be safe in every row (finite, and large enough that
+no underflowed square matters: ``_plain_sum_squares``); the scaled path runs otherwise, and
+always on traced or lazy arrays, whose values cannot be inspected.
 
 ``cosine_similarity`` (torch's definition, the vectors normalised first):
 ``c = sum_i u1_i u2_i`` with ``u = x / max(||x||_2, eps)``. Where ``||x|| >= eps``,
@@ -47,8 +51,8 @@ from __future__ import annotations
 
 import math
 
-from .. import _array, _reduction
-from ._compensated import two_sum
+from .. import _array, _checks, _reduction
+from ._compensated import two_diff, two_sum
 from ._op import Op
 
 # ATen's ``static const float EPSILON = 1e-12`` (Loss.cpp), i.e. float32(1e-12) as a double.
@@ -129,25 +133,57 @@ def pnorm_grad(xp, d, n, p):
 # --- pairwise_distance ----------------------------------------------------------------------------
 
 
+def _plain_sum_squares(xp, x, axis=-1):
+    """``sum x_i^2`` along ``axis`` (kept), or None where that plain sum could have
+    overflowed or lost terms to underflow in some row (then a scaled path runs).
+
+    A square below the smallest normal number is off by at most ``tiny 2^-p`` (``p`` the
+    precision), so a sum of ``D`` squares of at least ``4 D tiny`` has lost under a quarter of
+    an ulp to underflow; a finite sum had no overflowing (or nan) term.
+    """
+    ss = xp.sum(x * x, axis=axis, keepdims=True)
+    floor = 4.0 * x.shape[axis] * float(xp.finfo(x.dtype).smallest_normal)
+    if not _checks.all_true((ss >= floor) & (ss < math.inf)):
+        return None
+    return ss
+
+
 def _pairwise_fwd(xp, inputs, p, eps, keepdim):
     x1, x2 = inputs
-    hi, lo = two_sum(xp, x1, -x2)
-    d = (hi + eps) + lo  # x1 - x2 + eps rounded once where x1 - x2 nearly cancels eps
+    hi, lo = two_diff(xp, x1, x2)
+    # x1 - x2 + eps rounded once where x1 - x2 nearly cancels eps (lo is nan where hi is not
+    # finite, a row the fast norm below declines and the general path recomputes)
+    hi += eps
+    hi += lo
+    d, hi, lo = hi, None, None  # frees lo before the norm's temporaries
     scalar = d.ndim == 0
     if scalar:
         d = xp.reshape(d, (1,))
-    n = pnorm(xp, d, p)
+    ss = _plain_sum_squares(xp, d) if p == 2.0 and d.shape[-1] > 0 else None
+    fast = ss is not None
+    if fast:
+        n = xp.sqrt(ss)
+    if not fast:
+        hi, lo = two_sum(xp, x1, -x2)
+        d = (hi + eps) + lo
+        if scalar:
+            d = xp.reshape(d, (1,))
+        n = pnorm(xp, d, p)
     out = n if keepdim and not scalar else xp.squeeze(n, axis=-1)
-    return out, (d, n, scalar)
+    return out, (d, n, scalar, fast)
 
 
 def _pairwise_bwd(xp, res, g, needs, p, eps, keepdim):
-    d, n, scalar = res
+    d, n, scalar, fast = res
     if scalar:
         g = xp.reshape(g, (1,))
     elif not keepdim:
         g = xp.expand_dims(g, axis=-1)
-    gd = g * pnorm_grad(xp, d, n, p)
+    if fast:  # n > 0 is a normal number: dn/dd = d / n
+        row = g / n
+        gd = d * row if _checks.all_true(xp.abs(row) < math.inf) else (d / n) * g
+    else:
+        gd = g * pnorm_grad(xp, d, n, p)
     if scalar:
         gd = xp.reshape(gd, ())
     return (gd if needs[0] else None, -gd if needs[1] else None)
@@ -173,28 +209,60 @@ def _unit(xp, x, axis, eps):
     return u, r_safe, s, clamped
 
 
+def _plain_norms(xp, x1, x2, axis, eps):
+    """``(||x1||, ||x2||)`` (kept) from plain sums of squares, or None unless both are safe in
+    every row and no norm is clamped to ``eps``: then ``u = x / ||x||`` with no scaling."""
+    if x1.shape[axis] == 0:
+        return None
+    ss1 = _plain_sum_squares(xp, x1, axis)
+    ss2 = None if ss1 is None else _plain_sum_squares(xp, x2, axis)
+    if ss2 is None:
+        return None
+    n1, n2 = xp.sqrt(ss1), xp.sqrt(ss2)
+    return (n1, n2) if _checks.all_true((n1 >= eps) & (n2 >= eps)) else None
+
+
 def _cosine_similarity_fwd(xp, inputs, axis, eps):
     x1, x2 = xp.broadcast_arrays(*inputs)
     scalar = x1.ndim == 0
     if scalar:
         x1, x2, axis = xp.reshape(x1, (1,)), xp.reshape(x2, (1,)), 0
+    norms = _plain_norms(xp, x1, x2, axis, eps)
+    if norms is not None:
+        n1, n2 = norms
+        c = (xp.sum(x1 * x2, axis=axis) / xp.squeeze(n1, axis=axis)) / xp.squeeze(n2, axis=axis)
+        return c, (True, x1, n1, x2, n2, c, axis, scalar)
     u1, r1, s1, c1 = _unit(xp, x1, axis, eps)
     u2, r2, s2, c2 = _unit(xp, x2, axis, eps)
     c = xp.sum(u1 * u2, axis=axis)
-    return c, (u1, r1, s1, c1, u2, r2, s2, c2, c, axis, scalar)
+    return c, (False, (u1, r1, s1, c1), None, (u2, r2, s2, c2), None, c, axis, scalar)
 
 
 def _cosine_similarity_bwd(xp, res, g, needs, axis, eps):
-    u1, r1, s1, c1, u2, r2, s2, c2, c, axis, scalar = res
+    plain, a1, n1, a2, n2, c, axis, scalar = res
     g = xp.expand_dims(g, axis=axis)
     c = xp.expand_dims(c, axis=axis)
     inv_eps = 1.0 / eps if eps > 0.0 else 0.0
 
-    def grad(u, r, s, clamped, other):
-        return g * xp.where(clamped, other * inv_eps, (other - c * u) / r / s)
+    def grad_plain(x, n, other, n_other):  # g (other / n_other - c x / n) / n, per-row factors first
+        f = g / n
+        f_other, f_self = f / n_other, f * (c / n)
+        if not _checks.all_true(xp.isfinite(f_other) & xp.isfinite(f_self)):
+            return g * ((other / n_other - c * (x / n)) / n)
+        out = other * f_other
+        out -= x * f_self
+        return out
 
-    g1 = grad(u1, r1, s1, c1, u2) if needs[0] else None
-    g2 = grad(u2, r2, s2, c2, u1) if needs[1] else None
+    def grad(unit, other):
+        u, r, s, clamped = unit
+        return g * xp.where(clamped, other[0] * inv_eps, (other[0] - c * u) / r / s)
+
+    if plain:
+        g1 = grad_plain(a1, n1, a2, n2) if needs[0] else None
+        g2 = grad_plain(a2, n2, a1, n1) if needs[1] else None
+    else:
+        g1 = grad(a1, a2) if needs[0] else None
+        g2 = grad(a2, a1) if needs[1] else None
     if scalar:
         g1 = None if g1 is None else xp.reshape(g1, ())
         g2 = None if g2 is None else xp.reshape(g2, ())
@@ -219,7 +287,12 @@ def _label_masks(xp, y):
 
 
 def _eps_scaled(xp, x):
-    """``(w, a, r)``: ``w = x / s``, ``r = sqrt(|x|^2 + E)``, ``a = s / r`` (so ``x / r = w a``)."""
+    """``(w, a, r)``: ``w = x / s``, ``r = sqrt(|x|^2 + E)``, ``a = s / r`` (so ``x / r = w a``);
+    ``s = 1`` where the plain sum of squares is safe in every row."""
+    ss = _plain_sum_squares(xp, x) if x.shape[-1] > 0 else None
+    if ss is not None:
+        r = xp.sqrt(ss + EPSILON)
+        return x, 1.0 / r, r
     s, w = _scaled(xp, x, -1)
     n = s * xp.sqrt(xp.sum(w * w, axis=-1, keepdims=True))
     r = xp.hypot(n, xp.full_like(n, SQRT_EPSILON))
@@ -231,12 +304,15 @@ def _cosine_embedding_fwd(xp, inputs, margin, reduction):
     w1, a1, r1 = _eps_scaled(xp, x1)
     w2, a2, r2 = _eps_scaled(xp, x2)
     cos = xp.sum(w1 * w2, axis=-1) * xp.squeeze(a1 * a2, axis=-1)
-    # 1 - cos = (|u1 - u2|^2 + E / r1^2 + E / r2^2) / 2 with u = x / r (so |u|^2 = 1 - E / r^2):
-    # a sum of non-negative terms, exact for x1 = x2, where 1 - cos would round to 0 or an ulp.
-    e1, e2 = xp.squeeze(SQRT_EPSILON / r1, axis=-1), xp.squeeze(SQRT_EPSILON / r2, axis=-1)
-    apart = w1 * a1 - w2 * a2
-    one_minus_cos = 0.5 * (xp.sum(apart * apart, axis=-1) + (e1 * e1 + e2 * e2))
     pos, neg = _label_masks(xp, y)
+    if _checks.all_true(xp.logical_not(pos) | (cos <= 0.5)):
+        one_minus_cos = 1.0 - cos  # no cancellation: within an ulp or two of 1 - cos
+    else:
+        # 1 - cos = (|u1 - u2|^2 + E / r1^2 + E / r2^2) / 2 with u = x / r (so |u|^2 = 1 - E / r^2):
+        # a sum of non-negative terms, exact for x1 = x2, where 1 - cos would round to 0 or an ulp.
+        e1, e2 = xp.squeeze(SQRT_EPSILON / r1, axis=-1), xp.squeeze(SQRT_EPSILON / r2, axis=-1)
+        apart = w1 * a1 - w2 * a2
+        one_minus_cos = 0.5 * (xp.sum(apart * apart, axis=-1) + (e1 * e1 + e2 * e2))
     hinge = cos - margin
     loss = xp.where(pos, one_minus_cos, 0.0) + xp.where(neg, xp.clip(hinge, min=0.0), 0.0)
     slope = xp.astype(neg & (hinge >= 0.0), cos.dtype) - xp.astype(pos, cos.dtype)
@@ -247,8 +323,14 @@ def _cosine_embedding_bwd(xp, res, g, needs, margin, reduction):
     w1, a1, r1, w2, a2, r2, cos, slope = res
     gc = xp.expand_dims(slope * _reduction.scale(xp, g, reduction, size=_array.size(cos)), axis=-1)
     c = xp.expand_dims(cos, axis=-1)
-    g1 = gc * (w2 * a2 - c * (w1 * a1)) / r1 if needs[0] else None
-    g2 = gc * (w1 * a1 - c * (w2 * a2)) / r2 if needs[1] else None
+
+    def grad(w, a, r, w_other, a_other):  # gc (x_other / r_other - c x / r) / r, per-row factors first
+        g = w_other * ((gc * a_other) / r)
+        g -= w * ((gc * c * a) / r)
+        return g
+
+    g1 = grad(w1, a1, r1, w2, a2) if needs[0] else None
+    g2 = grad(w2, a2, r2, w1, a1) if needs[1] else None
     return g1, g2, None
 
 

@@ -27,24 +27,29 @@ gradient, already scaled by the reduction):
   ``l_n = (1/C) sum_{j valid} sum_{i not in S} max(m_ji, 0)`` (a repeated target counts twice,
   as in torch). With ``a_ji = [j valid] [i not in S] [m_ji > 0]``:
   ``dl_n/dx_i = (1/C) (sum_j a_ji - sum_j [y_j = i] sum_k a_jk)``.
-  Vectorised with no data-dependent shape: the first ``-1`` is a ``min`` over positions, and the
-  classes are matched by comparing with ``arange(C)`` (an ``(N, C, C)`` one-hot).
+  Vectorised with no data-dependent shape: the first ``-1`` is a ``min`` over positions; the
+  terms are summed per target *class* ``c`` (weighted by how often ``c`` is a target), in
+  blocks of classes that keep the ``(N, block, C)`` margins in cache, never an ``(N, C, C)``
+  tensor; the gradient is accumulated in the same pass and kept as the residual.
 * ``multi_margin``: ``z_i = margin - x[y] + x[i]``,
   ``l_n = (w_y / C) sum_{i != y} max(z_i, 0)^p``, ``p`` in {1, 2}. With
   ``h_i = [i != y] [z_i > 0] (1 if p == 1 else 2 z_i) w_y / C``:
   ``dl_n/dx_i = h_i - [i = y] sum_k h_k``.
 
 The last two use torch's strict ``> 0`` at their kinks (its loops add a term only when
-``z > 0``); their ``m_ji`` and ``z_i`` are formed from the exact ``x[i] - x[y]`` as above. Reductions: 'mean' divides by the number of unreduced values (elements for the
-pointwise losses, samples for the others). ``weight`` (where a loss has one) is a constant.
+``z > 0``); their ``m_ji`` and ``z_i`` are ``(x[i] + hi) + lo`` with ``hi + lo = margin - x[y]``
+exactly (:func:`two_sum`, once per sample): the sign is exact, the value within a few ulp (see
+``_minus_split``). Reductions: 'mean' divides by the number of unreduced values (elements for
+the pointwise losses, samples for the others). ``weight`` (where a loss has one) is a constant.
 """
 
 from __future__ import annotations
 
+import math
+
 from .. import _array, _reduction
 from ._compensated import two_sum
 from ._op import Op
-from .activations import sigmoid_parts, softplus_from
 
 # --- pointwise: margin ranking, hinge embedding, soft margin -----------------------------------
 
@@ -93,14 +98,19 @@ hinge_embedding = Op("HingeEmbeddingLossBackward0", _hinge_fwd, _hinge_bwd, (0,)
 def _soft_margin_fwd(xp, inputs, reduction):
     x, y = inputs
     z = -y * x
-    e, s, _ = sigmoid_parts(xp, z)
-    loss = softplus_from(xp, z, e)
-    return _reduction.reduce(xp, loss, reduction), (y, s)
+    e = -xp.abs(z)
+    e = xp.exp(e)  # exp(-|z|)
+    loss = xp.log1p(e)
+    loss += xp.maximum(z, 0.0)  # softplus(z), as activations.softplus_from
+    return _reduction.reduce(xp, loss, reduction), (y, z, e)
 
 
 def _soft_margin_bwd(xp, res, g, needs, reduction):
-    y, s = res  # s = sigmoid(-y x)
-    return -y * s * _reduction.scale(xp, g, reduction, size=_array.size(s)), None
+    y, z, e = res
+    s = xp.where(z < 0.0, e, 1.0)
+    s /= 1.0 + e  # sigmoid(z) = exp(z) / (1 + exp(z)) for z < 0, 1 / (1 + exp(-z)) otherwise
+    s *= _reduction.scale(xp, g, reduction, size=_array.size(s))
+    return -y * s, None
 
 
 soft_margin = Op("SoftMarginLossBackward0", _soft_margin_fwd, _soft_margin_bwd, (0,))
@@ -111,26 +121,35 @@ soft_margin = Op("SoftMarginLossBackward0", _soft_margin_fwd, _soft_margin_bwd, 
 
 def _multilabel_soft_fwd(xp, inputs, reduction):
     x, y, w = inputs
-    e, s_pos, s_neg = sigmoid_parts(xp, x)
-    sp_pos = softplus_from(xp, x, e)  # -log sigmoid(-x)
-    sp_neg = softplus_from(xp, -x, e)  # -log sigmoid(x)
-    per_class = y * sp_neg + (1.0 - y) * sp_pos
+    a = xp.abs(x)
+    e = xp.exp(-a)
+    # y softplus(-x) + (1 - y) softplus(x) = log1p(e) + (y where x < 0, else 1 - y) |x|
+    # (softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)), one of the two maxima is 0)
+    per_class = xp.where(x < 0.0, y, 1.0 - y) * a
+    per_class += xp.log1p(e)
     if w is not None:
         per_class = per_class * w
     n_classes = x.shape[-1]
     loss = xp.sum(per_class, axis=-1) / n_classes
-    return _reduction.reduce(xp, loss, reduction), (x, y, w, s_pos, s_neg, _array.size(loss))
+    return _reduction.reduce(xp, loss, reduction), (x, y, w, e, _array.size(loss))
 
 
 def _multilabel_soft_bwd(xp, res, g, needs, reduction):
-    x, y, w, s_pos, s_neg, size = res
+    x, y, w, e, size = res
     scale = _reduction.scale(xp, g, reduction, size=size)
     if reduction == "none":
         scale = xp.expand_dims(scale, axis=-1)
     scale = scale / x.shape[-1]
     if w is not None:
         scale = scale * w
-    gx = scale * ((1.0 - y) * s_pos - y * s_neg) if needs[0] else None
+    gx = None
+    if needs[0]:
+        inv = 1.0 + e
+        inv = 1.0 / inv
+        small = e * inv  # sigmoid(-|x|); inv is sigmoid(|x|)
+        nonneg = x >= 0.0
+        s_pos, s_neg = xp.where(nonneg, inv, small), xp.where(nonneg, small, inv)
+        gx = scale * ((1.0 - y) * s_pos - y * s_neg)
     gy = -scale * x if needs[1] else None
     return gx, gy, None
 
@@ -150,40 +169,67 @@ def _as_rows(xp, x):
     return xp.reshape(x, (1, x.shape[0] if x.ndim == 1 else 1))
 
 
+def _minus_split(xp, margin, x):
+    """``margin - x`` as an unevaluated sum ``hi + lo`` (:func:`two_sum`, per sample: cheap).
+
+    ``(x_i + hi) + lo`` is then ``margin - x + x_i`` with an error of a few ulp and the exact
+    sign: where ``x_i + hi`` cancels it is exact (Sterbenz) and adding ``lo`` rounds once;
+    elsewhere ``|x_i + hi| >= |hi| / 2`` dwarfs ``lo``. Two passes over the classes instead of
+    the eight of a :func:`two_sum` per element.
+    """
+    return two_sum(xp, xp.full_like(x, margin), -x)
+
+
+# elements per block of (sample, target class, class) margins: the blocks stay in cache
+_BLOCK = 1 << 16
+
+
 def _multilabel_margin_fwd(xp, inputs, reduction):
     x, t = inputs
     x2 = _as_rows(xp, x)
     t2 = _as_rows(xp, t)
-    n_classes = x2.shape[1]
+    n, n_classes = x2.shape
     positions = xp.arange(n_classes, dtype=t2.dtype)
     # valid[n, j]: position j comes before row n's first -1.
     first_stop = xp.min(xp.where(t2 == -1, positions, n_classes), axis=1, keepdims=True)
-    valid = positions < first_stop
-    safe = xp.where(valid, t2, 0)
-    # hot[n, j, i]: valid target j names class i; is_target[n, i]: class i is one of row n's.
-    hot = (xp.expand_dims(safe, axis=2) == xp.reshape(positions, (1, 1, n_classes))) & xp.expand_dims(valid, axis=2)
-    is_target = xp.any(hot, axis=1)
-    x_t = _array.take_along_axis(xp, x2, safe, axis=1)
-    # m[n, j, i] = 1 - x[y_j] + x[i], from the exact x[i] - x[y_j] = hi + lo (exact at the kink)
-    hi, lo = two_sum(xp, xp.expand_dims(x2, axis=1), -xp.expand_dims(x_t, axis=2))
-    m = (1.0 + hi) + lo
-    active = xp.expand_dims(valid, axis=2) & xp.expand_dims(~is_target, axis=1) & (m > 0.0)
-    loss = xp.sum(xp.where(active, m, 0.0), axis=(1, 2)) / n_classes
+    target = xp.where(positions < first_stop, t2, -1)  # -1 matches no class
+    # count[n, c]: how often class c is one of row n's targets (a repeated target counts twice,
+    # as in torch), one target position at a time: never the (N, C, C) one-hot.
+    block = max(1, min(n_classes, _BLOCK // max(n * n_classes, 1)))
+    count = xp.zeros(x2.shape, dtype=x2.dtype, device=_array.device(x2))
+    for j in range(0, n_classes, block):
+        hot = xp.expand_dims(target[:, j : j + block], axis=2) == positions
+        count += xp.sum(xp.astype(hot, x2.dtype), axis=1)
+    # m[n, c, i] = 1 - x[c] + x[i] for the target classes c and the classes i outside S
+    # (x[i] = -inf for the others, 1 - x[c] = -inf where c is no target: m = -inf or nan there)
+    x_open = xp.expand_dims(xp.where(count > 0.0, -math.inf, x2), axis=1)
+    one_hi, one_lo = _minus_split(xp, 1.0, x2)
+    one_hi = xp.where(count > 0.0, one_hi, -math.inf)
+    sums, losing, grad = [], [], xp.zeros_like(x2)
+    for c in range(0, n_classes, block):
+        m = x_open + xp.expand_dims(one_hi[:, c : c + block], axis=2)
+        m += xp.expand_dims(one_lo[:, c : c + block], axis=2)
+        active = m > 0.0
+        k = count[:, c : c + block]
+        sums.append(k * xp.sum(xp.where(active, m, 0.0), axis=2))
+        # dl/dx_i (times C): sum_j a_ji - sum_j [y_j = i] sum_k a_jk, the target rows j by class
+        a = xp.where(active, xp.expand_dims(k, axis=2), 0.0)
+        grad += xp.sum(a, axis=1)
+        losing.append(xp.sum(a, axis=2))
+    grad -= xp.concat(losing, axis=1)
+    loss = xp.sum(xp.concat(sums, axis=1), axis=1) / n_classes
     if x.ndim < 2:
         loss = xp.reshape(loss, ())
-    return _reduction.reduce(xp, loss, reduction), (x, hot, active, _array.size(loss))
+    return _reduction.reduce(xp, loss, reduction), (x, grad, _array.size(loss))
 
 
 def _multilabel_margin_bwd(xp, res, g, needs, reduction):
-    x, hot, active, size = res
-    n, _, n_classes = active.shape
-    a = xp.astype(active, x.dtype)
-    row = xp.sum(a, axis=2, keepdims=True)  # per target j: how many margins it loses
-    gx = (xp.sum(a, axis=1) - xp.sum(xp.astype(hot, x.dtype) * row, axis=1)) / n_classes
+    x, grad, size = res
+    n, n_classes = grad.shape
     scale = _reduction.scale(xp, g, reduction, size=size)
     if reduction == "none":
         scale = xp.reshape(scale, (n, 1))
-    return xp.reshape(gx * scale, x.shape), None
+    return xp.reshape(grad * (scale / n_classes), x.shape), None
 
 
 multilabel_margin = Op(
@@ -200,31 +246,35 @@ def _multi_margin_fwd(xp, inputs, reduction, p, margin):
     n_classes = x2.shape[1]
     t_col = xp.reshape(t, (-1, 1))
     x_t = _array.take_along_axis(xp, x2, t_col, axis=1)
-    hi, lo = two_sum(xp, x2, -x_t)
-    z = (margin + hi) + lo  # margin - x[y] + x[i] rounded once where it cancels
+    hi, lo = _minus_split(xp, margin, x_t)
+    z = x2 + hi
+    z += lo  # margin - x[y] + x[i]
     others = t_col != xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
     active = others & (z > 0.0)
-    h = z if p == 1 else z * z
+    if p == 1:
+        h, kept = xp.where(active, z, 0.0), active
+    else:
+        kept = xp.where(active, z, 0.0)  # z where active, else 0: all backward needs
+        h = kept * kept
     w_t = None
     if w is not None:
         w_t = xp.reshape(xp.take(w, xp.reshape(t_col, (-1,)), axis=0), (-1, 1))
         h = h * w_t
-    loss = xp.reshape(xp.sum(xp.where(active, h, 0.0), axis=1) / n_classes, t.shape)
-    return _reduction.reduce(xp, loss, reduction), (x, z, active, others, w_t, _array.size(loss))
+    loss = xp.reshape(xp.sum(h, axis=1) / n_classes, t.shape)
+    return _reduction.reduce(xp, loss, reduction), (x.shape, t_col, kept, w_t, _array.size(loss))
 
 
 def _multi_margin_bwd(xp, res, g, needs, reduction, p, margin):
-    x, z, active, others, w_t, size = res
-    n, n_classes = z.shape
+    shape, t_col, kept, w_t, size = res
+    n, n_classes = kept.shape
     scale = _reduction.scale(xp, g, reduction, size=size)
     if reduction == "none":
         scale = xp.reshape(scale, (n, 1))
-    slope = 1.0 if p == 1 else 2.0 * z
-    if w_t is not None:
-        slope = slope * w_t
-    h = xp.where(active, slope * (scale / n_classes), 0.0)
+    coef = scale / n_classes if w_t is None else (scale / n_classes) * w_t
+    h = xp.where(kept, coef, 0.0) if p == 1 else kept * (2.0 * coef)
+    others = t_col != xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
     gx = xp.where(others, h, -xp.sum(h, axis=1, keepdims=True))
-    return xp.reshape(gx, x.shape), None, None
+    return xp.reshape(gx, shape), None, None
 
 
 multi_margin = Op("MultiMarginLossBackward0", _multi_margin_fwd, _multi_margin_bwd, (0,))
