@@ -78,3 +78,14 @@ def scale(xp: Any, grad_output: Any, reduction: str, total: Any = None, size: in
     if reduction == "mean":
         return grad_output / (size if total is None else total)
     return grad_output
+
+
+def apply_scale(grad: Any, factor: Any) -> Any:
+    """``grad * factor`` (``factor`` from :func:`scale`), in place where that changes neither the
+    shape nor the dtype of ``grad``: for a fresh gradient the caller owns, a pass without a new
+    array. Libraries without in-place updates (JAX, Dask) fall back to ``grad * factor``."""
+    same_dtype = getattr(factor, "dtype", None) == grad.dtype
+    if same_dtype and tuple(factor.shape) in ((), tuple(grad.shape)):
+        grad *= factor
+        return grad
+    return grad * factor

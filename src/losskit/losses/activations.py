@@ -21,23 +21,34 @@ from .._array import device
 from ._op import Op
 
 
-def _shifted_logsumexp(xp, x, axis):
-    """``(m, r)`` with ``logsumexp(x) = m + r`` along ``axis`` (kept): ``m`` the finite maximum
-    (0 where the maximum is not finite) and ``r = log1p(...)``, or ``None`` for an empty axis."""
+def _softmax_terms(xp, x, axis):
+    """``(m, e, r)`` along ``axis`` (kept): ``m = max(x)``, ``e = exp(x - m)`` and
+    ``r = log1p(...)`` of the module docstring, so that ``logsumexp(x) = m + r`` where ``m`` is
+    finite; ``None`` for an empty axis. ``x - m`` is not kept: one array fewer at the peak."""
     axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
     axes = {a % x.ndim for a in axes} if x.ndim else set()
     if any(x.shape[a] == 0 for a in axes):
         return None
     m = xp.max(x, axis=axis, keepdims=True)
-    finite = xp.isfinite(m)
-    m0 = xp.where(finite, m, 0.0)
+    e = xp.exp(x - m)
+    # Each maximum contributes exactly 1: the others are summed apart, so that 1 + tiny keeps the
+    # tiny digits, and all maxima but one are counted back in.
     is_max = x == m
-    # Exclude the maxima from the sum (each contributes exactly 1); count all but one back in.
-    rest = xp.exp(xp.where(is_max | ~finite, -math.inf, x - m0))
-    ties = xp.sum(xp.astype(is_max, x.dtype), axis=axis, keepdims=True) - 1.0
-    r = xp.log1p(xp.sum(rest, axis=axis, keepdims=True) + ties)
-    # A non-finite maximum is the answer itself: m + r with m0 = 0 and r = m there.
-    return m0, xp.where(finite, r, m)
+    rest = xp.sum(xp.where(is_max, 0.0, e), axis=axis, keepdims=True)
+    ties = xp.astype(xp.count_nonzero(is_max, axis=axis, keepdims=True), x.dtype) - 1.0
+    return m, e, xp.log1p(rest + ties)
+
+
+def _shifted_logsumexp(xp, x, axis):
+    """``(m0, r)`` with ``logsumexp(x) = m0 + r`` along ``axis`` (kept): ``m0`` the finite maximum
+    (0 where the maximum is not finite, and ``r`` the maximum itself there), or ``None`` for an
+    empty axis."""
+    terms = _softmax_terms(xp, x, axis)
+    if terms is None:
+        return None
+    m, _, r = terms
+    finite = xp.isfinite(m)
+    return xp.where(finite, m, 0.0), xp.where(finite, r, m)
 
 
 def logsumexp_keepdims(xp, x, axis):
@@ -53,19 +64,33 @@ def logsumexp_keepdims(xp, x, axis):
     return m0 + r
 
 
-def log_softmax_forward(xp, x, axis):
-    """``(log_softmax(x), softmax(x))`` along ``axis``.
+def softmax_parts(xp, x, axis):
+    """``(m, r, p)`` along ``axis`` (kept): ``log_softmax(x) = (x - m) - r`` (``r`` is 0 where
+    the maximum is not finite, whose row is ``x - max``: -inf or nan, as torch) and
+    ``p = softmax(x)``; ``None`` for an empty axis.
 
     ``(x - m) - r`` rather than ``x - logsumexp(x)``: for logits ``[50, 0]`` the latter rounds
-    ``50 + 1.9e-22`` to 50 and gives 0 for the top class, the former keeps ``-1.9e-22``.
+    ``50 + 1.9e-22`` to 50 and gives 0 for the top class, the former keeps ``-1.9e-22``. ``p`` is
+    ``exp(x - m) exp(-r)``, reusing the exponentials of the sum.
     """
-    parts = _shifted_logsumexp(xp, x, axis)
+    terms = _softmax_terms(xp, x, axis)
+    if terms is None:
+        return None
+    m, p, r = terms
+    r = xp.where(xp.isfinite(m), r, 0.0)
+    p *= xp.exp(-r)  # p is this call's own fresh exp(x - m)
+    return m, r, p
+
+
+def log_softmax_forward(xp, x, axis):
+    """``(log_softmax(x), softmax(x))`` along ``axis``; see :func:`softmax_parts`."""
+    parts = softmax_parts(xp, x, axis)
     if parts is None:  # an empty axis: nothing to normalise
         return x, xp.exp(x)
-    m0, r = parts
-    # nan only where x and the maximum are both +inf; torch gives nan there too.
-    logp = (x - m0) - r
-    return logp, xp.exp(logp)
+    m, r, p = parts
+    logp = x - m
+    logp -= r  # in place: logp is this function's own fresh array
+    return logp, p
 
 
 # --- logsumexp ----------------------------------------------------------------------------------
@@ -115,7 +140,8 @@ def _log_softmax_bwd(xp, p, g, needs, axis):
 
 
 def _softmax_fwd(xp, inputs, axis):
-    _, p = log_softmax_forward(xp, inputs[0], axis)
+    parts = softmax_parts(xp, inputs[0], axis)
+    p = xp.exp(inputs[0]) if parts is None else parts[2]
     return p, p
 
 

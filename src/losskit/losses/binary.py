@@ -19,9 +19,8 @@ difference of logs cancels.
 
 from __future__ import annotations
 
-from .. import _array, _reduction
+from .. import _array, _checks, _reduction
 from ._op import Op
-from .activations import sigmoid_parts, softplus_from
 
 LOG_CLAMP = -100.0
 # The largest float64 below e^-100: log x rounds to -100 for a few float64 x on either side of
@@ -45,7 +44,14 @@ def _bce_bwd(xp, res, g, needs, reduction):
     if w is not None:
         scale = scale * w
     gx = gy = None
-    if needs[0]:
+    if needs[0] and _interior(xp, x):
+        # Fast path, the same formula as the general one where both logs are live and
+        # num / x cannot overflow, in three in-place passes instead of a dozen selects.
+        gx = x - y
+        gx /= 1.0 - x
+        gx /= x
+        gx = _reduction.apply_scale(gx, scale)
+    elif needs[0]:
         # Where the clamp is active, that term's derivative is 0.
         live_x = (log_x > LOG_CLAMP) | ((log_x == LOG_CLAMP) & (x > X_CLAMP))
         live_1mx = log_1mx > LOG_CLAMP
@@ -67,32 +73,69 @@ def _bce_bwd(xp, res, g, needs, reduction):
     return gx, gy, None
 
 
+def _interior(xp, x):
+    """Whether every x is known now to lie in [2^-96, 1): no log is clamped there, and
+    (x - y) / (1 - x) / x stays below 2^(96 + 53) (2^(96 + 24) in float32), finite."""
+    if not _checks.concrete(x) or _array.size(x) == 0:
+        return False
+    return bool(xp.min(x) >= 2.0**-96) and bool(xp.max(x) < 1.0)
+
+
 binary_cross_entropy = Op("BinaryCrossEntropyBackward0", _bce_fwd, _bce_bwd, (0, 1))
 
 
 def _bce_logits_fwd(xp, inputs, reduction):
     x, y, w, pos_weight = inputs
-    e, s_pos, s_neg = sigmoid_parts(xp, x)
-    sp_pos = softplus_from(xp, x, e)  # -log(1 - sigmoid(x))
-    sp_neg = softplus_from(xp, -x, e)  # -log(sigmoid(x))
-    py = y if pos_weight is None else pos_weight * y
-    loss = py * sp_neg + (1.0 - y) * sp_pos
+    e = xp.exp(-xp.abs(x))
+    # softplus(+-x) = max(+-x, 0) + log1p(e): one log1p for both, and max(-x, 0) = max(x, 0) - x
+    # exactly. In place on fresh arrays: fewer passes and allocations (the public layer makes y
+    # of x's shape and dtype, and the weights broadcast to it without enlarging it).
+    log1p_e = xp.log1p(e)
+    sp_pos = xp.maximum(x, 0.0)
+    sp_neg = sp_pos - x
+    sp_pos += log1p_e  # -log(1 - sigmoid(x))
+    sp_neg += log1p_e  # -log(sigmoid(x))
+    del log1p_e
+    loss = y * sp_neg if pos_weight is None else (pos_weight * y) * sp_neg
+    sp_pos *= 1.0 - y
+    loss += sp_pos
+    del sp_pos
     if w is not None:
         loss = loss * w
-    return _reduction.reduce(xp, loss, reduction), (x, y, w, pos_weight, py, s_pos, s_neg, sp_neg)
+    # Residuals: e (the sigmoids follow from it in backward), and softplus(-x) only where the
+    # target's gradient needs it.
+    res = (x, y, w, pos_weight, e, None if pos_weight is None else sp_neg)
+    return _reduction.reduce(xp, loss, reduction), res
 
 
 def _bce_logits_bwd(xp, res, g, needs, reduction):
-    x, y, w, pos_weight, py, s_pos, s_neg, sp_neg = res
+    x, y, w, pos_weight, e, sp_neg = res
     scale = _reduction.scale(xp, g, reduction, size=_array.size(y))
     if w is not None:
         scale = scale * w
-    gx = scale * ((1.0 - y) * s_pos - py * s_neg) if needs[0] else None
-    gy = None
+    gx = gy = None
+    if needs[0]:
+        # (1 - y) sigmoid(x) - p y sigmoid(-x), each sigmoid from e without cancellation.
+        inv = 1.0 / (1.0 + e)
+        small = e * inv  # the smaller of the two sigmoids
+        pos = x >= 0
+        s_neg = xp.where(pos, small, inv)
+        gx = xp.where(pos, inv, small)
+        del inv, small
+        gx *= 1.0 - y
+        s_neg *= y if pos_weight is None else pos_weight * y
+        gx -= s_neg
+        del s_neg
+        gx = _reduction.apply_scale(gx, scale)
     if needs[1]:
         # p softplus(-x) - softplus(x) = (p - 1) softplus(-x) - x: the difference of two numbers
         # near log 2 loses every digit of -x at x near 0.
-        gy = scale * (-x if pos_weight is None else (pos_weight - 1.0) * sp_neg - x)
+        if pos_weight is None:
+            gy = -x
+        else:
+            gy = (pos_weight - 1.0) * sp_neg
+            gy -= x
+        gy = _reduction.apply_scale(gy, scale)
     return gx, gy, None, None
 
 

@@ -32,9 +32,8 @@ from __future__ import annotations
 import math
 
 from .. import _array, _reduction
-from .._array import onehot
 from ._op import Op
-from .activations import log_softmax_forward
+from .activations import log_softmax_forward, softmax_parts
 
 
 def class_axis(ndim: int) -> int:
@@ -58,18 +57,18 @@ def target_weights(xp, target, weight, ignore_index, dtype):
     return xp.where(ignored, 0.0, xp.reshape(xp.take(weight, xp.reshape(safe, (-1,)), axis=0), safe.shape)), safe
 
 
-def _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, dtype, smoothing):
-    """``a`` for class-index targets, and the per-sample target weight ``w_t`` (0 if ignored)."""
-    ignored = target == ignore_index
-    w_t, safe = target_weights(xp, target, weight, ignore_index, dtype)
-    hot = onehot(xp, safe, n_classes, axis, dtype)
-    a = (1.0 - smoothing) * xp.expand_dims(w_t, axis=axis) * hot
-    if smoothing:
-        spread = smoothing / n_classes
-        w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, hot.ndim, axis)
-        live = xp.expand_dims(xp.astype(~ignored, dtype), axis=axis)
-        a = a + spread * w_c * live
-    return a, w_t, safe
+def _is_target(xp, safe, n_classes, axis):
+    """True at each sample's target class ``safe`` (a bool one-hot along ``axis``)."""
+    shape = [1] * (safe.ndim + 1)
+    shape[axis] = n_classes
+    classes = xp.arange(n_classes, dtype=safe.dtype, device=_array.device(safe))
+    classes = xp.reshape(classes, tuple(shape))
+    return xp.expand_dims(safe, axis=axis) == classes
+
+
+def _pick(xp, x, safe, axis):
+    """``x`` at each sample's target class: a gather, the class axis dropped."""
+    return xp.squeeze(_array.take_along_axis(xp, x, xp.expand_dims(safe, axis=axis), axis=axis), axis=axis)
 
 
 def _mean_total(xp, w_t):
@@ -85,39 +84,101 @@ def _neg_weighted_sum(xp, a, logp, axis):
 
 def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities):
     z, target, weight = inputs
+    if probabilities:
+        return _ce_probabilities_fwd(xp, z, target, weight, reduction, label_smoothing)
     axis = class_axis(z.ndim)
     n_classes = z.shape[axis]
-    logp, p = log_softmax_forward(xp, z, axis)
-    total = live = None
-    if probabilities:
-        y = (1.0 - label_smoothing) * target + label_smoothing / n_classes if label_smoothing else target
-        a = y if weight is None else y * _broadcast_weight(xp, weight, z.ndim, axis)
+    eps = label_smoothing
+    parts = softmax_parts(xp, z, axis)
+    if parts is None:  # no class: a class index cannot be valid, the loss has nothing to sum
+        m = r = xp.zeros_like(xp.sum(z, axis=axis, keepdims=True))
+        p = z
     else:
-        a, w_t, _ = _index_coefficients(
-            xp, target, weight, ignore_index, n_classes, axis, z.dtype, label_smoothing
-        )
-        live = xp.expand_dims(target != ignore_index, axis=axis)
-        if reduction == "mean":
-            total = _mean_total(xp, w_t)
-    loss = _neg_weighted_sum(xp, a, logp, axis)
-    size = _array.size(loss)
-    return _reduction.reduce(xp, loss, reduction, total), (p, logp, a, weight, total, size, axis, live)
+        m, r, p = parts
+    live = target != ignore_index
+    w_t, safe = target_weights(xp, target, weight, ignore_index, z.dtype)
+    r_rows = xp.squeeze(r, axis=axis)
+    # log p at the target, (z_t - m) - r: the same roundings as log_softmax's, on one entry per row
+    logp_t = (_pick(xp, z, safe, axis) - xp.squeeze(m, axis=axis)) - r_rows
+    # Only the target's class and (with smoothing) every class have a coefficient: a gather and
+    # a row sum, never a dense (N, C) coefficient array. 0 log 0 = 0 where a coefficient is 0.
+    c_t = (1.0 - eps) * w_t
+    loss = xp.where(c_t == 0, 0.0, -c_t * logp_t)
+    logp = None
+    if eps:
+        # -sum_c (eps / C) w_c log p_c, with log p = shifted - r split (both parts <= 0: no
+        # cancellation) and the coefficients applied before the sum, which could overflow.
+        spread = eps / n_classes
+        shifted = z - m
+        if weight is None:
+            smoothed = xp.sum(spread * shifted, axis=axis) - eps * r_rows
+        else:
+            b = spread * _broadcast_weight(xp, weight, z.ndim, axis)
+            smoothed = xp.sum(xp.where(b == 0, 0.0, b * shifted), axis=axis) - spread * xp.sum(weight) * r_rows
+        loss = loss - xp.where(live, smoothed, 0.0)
+        # the dense gradient keeps the digits of a p near 1 through expm1(log p)
+        logp = shifted
+        logp -= r  # in place: shifted is this function's own, and no longer needed
+    total = _mean_total(xp, w_t) if reduction == "mean" else None
+    res = (p, logp, logp_t, safe, w_t, live, weight, total, _array.size(loss), axis)
+    return _reduction.reduce(xp, loss, reduction, total), res
 
 
 def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabilities):
-    p, logp, a, weight, total, size, axis, live = res
+    if probabilities:
+        return _ce_probabilities_bwd(xp, res, g, needs, reduction, label_smoothing)
+    p, logp, logp_t, safe, w_t, live, weight, total, size, axis = res
+    if not needs[0]:
+        return None, None, None
+    eps = label_smoothing
+    n_classes = p.shape[axis]
     scale = _reduction.scale(xp, g, reduction, total, size)
+    # dl/dz = p A - a, as a (p - 1) + p (A - a) with p - 1 = expm1(log p): for a top class with
+    # p = 1 - 1e-22 the naive form cancels to 0, this one keeps -1e-22 a. An ignored target's
+    # gradient is 0, even when the mean is nan (scale masked per sample).
+    s = xp.where(live, scale * xp.ones_like(w_t), 0.0)
+    if eps:
+        p_t = _pick(xp, p, safe, axis)
+        w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
+        spread = eps / n_classes
+        b_t = spread * (1.0 if weight is None else w_t)  # the smoothing part of a at the target
+        big_a = (1.0 - eps) * w_t + (eps if weight is None else spread * xp.sum(weight))
+        a_t = (1.0 - eps) * w_t + b_t
+        b = spread * w_c
+        rows = xp.expand_dims(s, axis=axis)
+        dense = rows * (b * xp.expm1(logp) + p * (xp.expand_dims(big_a, axis=axis) - b))
+        at_target = s * (a_t * xp.expm1(logp_t) + p_t * (big_a - a_t))
+        gz = xp.where(_is_target(xp, safe, n_classes, axis), xp.expand_dims(at_target, axis=axis), dense)
+        return gz, None, None
+    # a = A = w_t at the target class only: s w_t expm1(log p_t) there, s w_t p elsewhere; the
+    # common factor is applied in place, to this function's own fresh array.
+    gz = xp.where(_is_target(xp, safe, n_classes, axis), xp.expand_dims(xp.expm1(logp_t), axis=axis), p)
+    gz *= xp.astype(xp.expand_dims(s * w_t, axis=axis), gz.dtype)  # (g may come in a wider dtype)
+    return gz, None, None
+
+
+def _ce_probabilities_fwd(xp, z, target, weight, reduction, label_smoothing):
+    axis = class_axis(z.ndim)
+    n_classes = z.shape[axis]
+    logp, p = log_softmax_forward(xp, z, axis)
+    eps = label_smoothing
+    y = (1.0 - eps) * target + eps / n_classes if eps else target
+    a = y if weight is None else y * _broadcast_weight(xp, weight, z.ndim, axis)
+    loss = _neg_weighted_sum(xp, a, logp, axis)
+    return _reduction.reduce(xp, loss, reduction), (p, logp, a, weight, _array.size(loss), axis)
+
+
+def _ce_probabilities_bwd(xp, res, g, needs, reduction, label_smoothing):
+    p, logp, a, weight, size, axis = res
+    scale = _reduction.scale(xp, g, reduction, None, size)
     if reduction == "none":
         scale = xp.expand_dims(scale, axis=axis)
     gz = gy = None
     if needs[0]:
-        # p A - a written as a (p - 1) + p (A - a), with p - 1 = expm1(log p): for a top class
-        # with p = 1 - 1e-22 the naive form cancels to 0, this one keeps -1e-22 a.
-        A = xp.sum(a, axis=axis, keepdims=True)
-        gz = scale * (a * xp.expm1(logp) + p * (A - a))
-        if live is not None:
-            gz = xp.where(live, gz, 0.0)  # an ignored target's gradient is 0, even when the mean is nan
-    if needs[1] and probabilities:
+        # p A - a, as a (p - 1) + p (A - a): see _ce_bwd.
+        big_a = xp.sum(a, axis=axis, keepdims=True)
+        gz = scale * (a * xp.expm1(logp) + p * (big_a - a))
+    if needs[1]:
         # d l / d y_c = -(1 - eps) w_c log p_c
         w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
         gy = -(1.0 - label_smoothing) * scale * w_c * logp
@@ -130,20 +191,21 @@ cross_entropy = Op("CrossEntropyLossBackward0", _ce_fwd, _ce_bwd, (0, 1))
 def _nll_fwd(xp, inputs, reduction, ignore_index):
     x, target, weight = inputs
     axis = class_axis(x.ndim)
-    n_classes = x.shape[axis]
-    _, w_t, safe = _index_coefficients(xp, target, weight, ignore_index, n_classes, axis, x.dtype, 0.0)
-    picked = xp.squeeze(_array.take_along_axis(xp, x, xp.expand_dims(safe, axis=axis), axis=axis), axis=axis)
-    loss = xp.where(w_t == 0, 0.0, -w_t * picked)
+    w_t, safe = target_weights(xp, target, weight, ignore_index, x.dtype)
+    loss = xp.where(w_t == 0, 0.0, -w_t * _pick(xp, x, safe, axis))
     total = _mean_total(xp, w_t) if reduction == "mean" else None
-    # The one entry per target that receives a gradient: the target's class, unless ignored.
-    hit = onehot(xp, safe, n_classes, axis, xp.bool) & xp.expand_dims(target != ignore_index, axis=axis)
-    return _reduction.reduce(xp, loss, reduction, total), (hit, w_t, total, _array.size(loss), axis)
+    live = target != ignore_index
+    res = (safe, live, w_t, total, _array.size(loss), axis, x.shape[axis])
+    return _reduction.reduce(xp, loss, reduction, total), res
 
 
 def _nll_bwd(xp, res, g, needs, reduction, ignore_index):
-    hit, w_t, total, size, axis = res
+    safe, live, w_t, total, size, axis, n_classes = res
     scale = _reduction.scale(xp, g, reduction, total, size)
-    return (xp.where(hit, xp.expand_dims(-w_t * scale, axis=axis), 0.0), None, None)
+    # The one entry per target that receives a gradient: the target's class, unless ignored.
+    picked = xp.where(live, -w_t * scale, 0.0)
+    gx = xp.where(_is_target(xp, safe, n_classes, axis), xp.expand_dims(picked, axis=axis), 0.0)
+    return gx, None, None
 
 
 nll_loss = Op("NllLossBackward0", _nll_fwd, _nll_bwd, (0,))

@@ -68,12 +68,9 @@ class keeps its digits where ``p`` rounds to 1, and, for probability targets,
 
 from __future__ import annotations
 
-import math
-
 from .. import _array, _reduction
 from ._op import Op
-from .activations import sigmoid_parts, softplus_from
-from .classification import _broadcast_weight, _index_coefficients, _neg_weighted_sum, class_axis
+from .classification import _ce_bwd, _ce_fwd
 
 # --- sigmoid focal loss -------------------------------------------------------------------------
 
@@ -94,9 +91,20 @@ def _modulating_factor(xp, x, e, a, b, d, gamma):
 
 def _sfl_fwd(xp, inputs, alpha, gamma, reduction):
     x, t = inputs
-    e, s_pos, s_neg = sigmoid_parts(xp, x)
+    e = xp.exp(-xp.abs(x))
     t1 = 1.0 - t
-    ce = t1 * softplus_from(xp, x, e) + t * softplus_from(xp, -x, e)
+    # softplus(+-x) = max(+-x, 0) + log1p(e), one log1p for both; max(-x, 0) = max(x, 0) - x
+    # exactly. In place on fresh arrays (t has x's shape and dtype: the public layer checks it).
+    log1p_e = xp.log1p(e)
+    sp_pos = xp.maximum(x, 0.0)
+    ce = sp_pos - x
+    ce += log1p_e
+    ce *= t
+    sp_pos += log1p_e
+    del log1p_e
+    sp_pos *= t1
+    ce += sp_pos  # t1 softplus(x) + t softplus(-x)
+    del sp_pos
     pos = x >= 0
     a = xp.where(pos, t1, t)  # weight of the sigmoid that is >= 1/2
     b = xp.where(pos, t, t1)
@@ -108,12 +116,13 @@ def _sfl_fwd(xp, inputs, alpha, gamma, reduction):
         loss = loss * f
     if alpha_t is not None:
         loss = alpha_t * loss
-    res = (x, t, t1, e, s_pos, s_neg, pos, d, ce, f, alpha_t, _array.size(loss))
+    # The sigmoids are formed in backward from e: two arrays fewer to keep.
+    res = (x, t, t1, e, pos, d, ce, f, alpha_t, _array.size(loss))
     return _reduction.reduce(xp, loss, reduction), res
 
 
 def _sfl_bwd(xp, res, g, needs, alpha, gamma, reduction):
-    x, t, t1, e, s_pos, s_neg, pos, d, ce, f, alpha_t, size = res
+    x, t, t1, e, pos, d, ce, f, alpha_t, size = res
     w = _reduction.scale(xp, g, reduction, size=size)
     if f is not None:
         w = w * f
@@ -124,7 +133,16 @@ def _sfl_bwd(xp, res, g, needs, alpha, gamma, reduction):
     # r = 0 gives nan) where the gradient does not; w a_t ce could underflow, so not that first.
     gx = gt = None
     if needs[0]:
-        gx = wa * (t1 * s_pos - t * s_neg)
+        inv = 1.0 / (1.0 + e)
+        small = e * inv  # the smaller sigmoid
+        gx = xp.where(pos, inv, small)  # sigmoid(x)
+        gx *= t1
+        s_neg = xp.where(pos, small, inv)
+        del inv, small
+        s_neg *= t
+        gx -= s_neg
+        del s_neg
+        gx = wa * gx
         if gamma:
             r = xp.where(live, e / ((1.0 + e) * safe_d), 1.0 / (1.0 + e))  # s s' / q
             gx = gx + gamma * (wa * (ce * r * (1.0 - 2.0 * t)))
@@ -146,42 +164,20 @@ sigmoid_focal_loss = Op("SigmoidFocalLossBackward0", _sfl_fwd, _sfl_bwd, (0, 1))
 # --- multi-class focal loss ---------------------------------------------------------------------
 
 
-def _log_softmax(xp, x, axis):
-    """``(log_softmax(x), softmax(x))`` along ``axis``, exact also for the top class.
-
-    ``log p = (x - m) - log1p(S)``, ``m = max(x)``, ``S = sum_{i != argmax} exp(x_i - m)``: the
-    shift is subtracted first, so the top class gets ``-log1p(S)`` with all its digits (``x - lse``
-    rounds it to 0 when ``S`` is below the rounding unit: logits ``[50, 0]`` give ``0`` instead of
-    ``-1.9e-22``). A non-finite maximum gives ``x - m`` (``-inf``, or nan), as torch.
-    """
-    m = xp.max(x, axis=axis, keepdims=True)
-    finite = xp.isfinite(m)
-    shifted = x - xp.where(finite, m, 0.0)
-    is_max = x == m
-    rest = xp.exp(xp.where(is_max | ~finite, -math.inf, shifted))
-    ties = xp.sum(xp.astype(is_max, x.dtype), axis=axis, keepdims=True) - 1.0
-    log_s = xp.log1p(xp.sum(rest, axis=axis, keepdims=True) + ties)
-    logp = xp.where(finite, shifted - log_s, x - m)
-    return logp, xp.exp(logp)
-
-
 def _focal_fwd(xp, inputs, gamma, reduction, ignore_index, probabilities):
-    z, target, weight = inputs
-    axis = class_axis(z.ndim)
-    logp, p = _log_softmax(xp, z, axis)
-    if probabilities:
-        a = target if weight is None else target * _broadcast_weight(xp, weight, z.ndim, axis)
-    else:
-        a, _, _ = _index_coefficients(xp, target, weight, ignore_index, z.shape[axis], axis, z.dtype, 0.0)
-    ce = _neg_weighted_sum(xp, a, logp, axis)
+    # c_n is cross entropy per sample: its forward, and its backward with the scale h'(c) below.
+    ce, ce_res = _ce_fwd(
+        xp, inputs, reduction="none", ignore_index=ignore_index, label_smoothing=0.0,
+        probabilities=probabilities,
+    )
     u = None if gamma == 0 else -xp.expm1(-ce)  # 1 - exp(-ce) without cancellation
     loss = ce if u is None else u**gamma * ce
-    return _reduction.reduce(xp, loss, reduction), (p, logp, a, weight, ce, u, _array.size(loss), axis)
+    return _reduction.reduce(xp, loss, reduction), (ce_res, ce, u, _array.size(loss))
 
 
 def _focal_bwd(xp, res, g, needs, gamma, reduction, ignore_index, probabilities):
-    p, logp, a, weight, ce, u, size, axis = res
-    h = _reduction.scale(xp, g, reduction, size=size)
+    ce_res, ce, u, size = res
+    h = _reduction.scale(xp, g, reduction, size=size) * xp.ones_like(ce)
     if u is not None:
         # c / expm1(c) (1 at c = 0), as c exp(-c) / u above c = 1 so that expm1 cannot overflow
         big = ce > 1.0
@@ -192,18 +188,10 @@ def _focal_bwd(xp, res, g, needs, gamma, reduction, ignore_index, probabilities)
             xp.where(small == 0, 1.0, small / xp.where(small == 0, 1.0, xp.expm1(small))),
         )
         h = h * (u**gamma * (1.0 + gamma * ratio))
-    if h.ndim:
-        h = xp.expand_dims(h, axis=axis)
-    gz = gy = None
-    if needs[0]:
-        # p A - a, as a (p - 1) + p (A - a) with p - 1 = expm1(log p): exact for the target class
-        # of a confident sample, where p rounds to 1 (torch's p A - a gives 0 there).
-        big_a = xp.sum(a, axis=axis, keepdims=True)
-        gz = h * (a * xp.expm1(logp) + p * (big_a - a))
-    if needs[1] and probabilities:
-        w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
-        gy = -h * w_c * logp
-    return gz, gy, None
+    return _ce_bwd(
+        xp, ce_res, h, needs, reduction="none", ignore_index=ignore_index, label_smoothing=0.0,
+        probabilities=probabilities,
+    )
 
 
 focal_loss = Op("FocalLossBackward0", _focal_fwd, _focal_bwd, (0, 1))

@@ -21,48 +21,74 @@ from ._op import Op
 
 
 def _pointwise(name, value, slope, *, mean_over_weight):
+    # Speed: the residuals are the inputs, not d: backward recomputes d = x - y (one pass) rather
+    # than keeping an extra array of the loss's size alive, as torch does. ``value`` and ``slope``
+    # form d themselves, the only holders of that fresh array, so that they may update it in place
+    # (fewer passes, no page faults of new large arrays) or drop it early; where in-place updates
+    # do not apply (JAX, Dask) Python falls back to the out-of-place operation.
     def forward(xp, inputs, reduction, **params):
         x, y, w = inputs
-        d = x - y
         # The weight goes inside each formula: w (d d) loses a subnormal d d that (w d) d keeps.
-        loss = value(xp, d, w, **params)
+        loss = value(xp, x, y, w, **params)
         total = None
         if w is not None and mean_over_weight and reduction == "mean":
             total = xp.sum(w)
-        return _reduction.reduce(xp, loss, reduction, total), (d, w, total)
+        return _reduction.reduce(xp, loss, reduction, total), (x, y, w, total)
 
     def backward(xp, res, g, needs, reduction, **params):
-        d, w, total = res
-        gx = slope(xp, d, **params)
+        x, y, w, total = res
+        gx = slope(xp, x, y, **params)
         if w is not None:
             gx = gx * w  # before the 1/n of 'mean', which could underflow a tiny slope times a huge w
-        gx = gx * _reduction.scale(xp, g, reduction, total, _array.size(d))
+        factor = _reduction.scale(xp, g, reduction, total, _array.size(gx))
+        gx = _reduction.apply_scale(gx, factor)
         return (gx if needs[0] else None, -gx if needs[1] else None, None)
 
     return Op(name, forward, backward, differentiable=(0, 1))
 
 
-def _abs(xp, d, w):
+def _abs(xp, x, y, w):
+    d = x - y
     return xp.abs(d) if w is None else w * xp.abs(d)
 
 
-def _sign(xp, d):
+def _sign(xp, x, y):
+    d = x - y
     return xp.sign(d)
 
 
-def _square(xp, d, w):
-    return d * d if w is None else (w * d) * d
-
-
-def _twice(xp, d):
-    return 2.0 * d
-
-
-def _huber(xp, d, w, delta):
-    ad = xp.abs(d)
-    excess = ad - 0.5 * delta  # at least delta / 2 where it is used
+def _square(xp, x, y, w):
+    d = x - y
     if w is None:
-        return xp.where(ad < delta, (0.5 * d) * d, delta * excess)
+        d *= d
+        return d
+    wd = w * d
+    wd *= d
+    return wd
+
+
+def _twice(xp, x, y):
+    d = x - y
+    d *= 2.0
+    return d
+
+
+def _huber(xp, x, y, w, delta):
+    d = x - y
+    ad = xp.abs(d)
+    if w is None:
+        del d  # free it now: two arrays of the loss's size at a time
+        # q (|d| - q/2) with q = min(|d|, delta): (|d|/2) |d| inside, delta (|d| - delta/2)
+        # outside, each with the roundings of its own formula, in place and without a select.
+        # -2 (-q/2) is q again, except where q/2 is subnormal and rounded, but there the product
+        # underflows to 0 either way.
+        q = xp.clip(ad, max=delta)  # not minimum(ad, scalar): torch.compile cannot trace its dtype promotion
+        q *= -0.5
+        ad += q
+        q *= -2.0
+        ad *= q
+        return ad
+    excess = ad - 0.5 * delta  # at least delta / 2 where it is used
     # w delta excess: w joins delta when w >= 1 and excess when w < 1, so that the first product
     # neither underflows (tiny w and delta) nor overflows (huge delta and excess) where w delta
     # excess does not.
@@ -70,18 +96,29 @@ def _huber(xp, d, w, delta):
     return xp.where(ad < delta, (0.5 * w * d) * d, linear)
 
 
-def _huber_slope(xp, d, delta):
-    return xp.clip(d, min=-delta, max=delta)
+def _huber_slope(xp, x, y, delta):
+    return xp.clip(x - y, min=-delta, max=delta)
 
 
-def _smooth_l1(xp, d, w, beta):  # (torch's smooth_l1_loss takes no weight: w is None)
-    ad = xp.abs(d)
-    # d (d / beta), not d^2 / beta: d^2 underflows or overflows for tiny or huge beta
-    return xp.where(ad < beta, 0.5 * d * (d / beta), ad - 0.5 * beta)
+def _smooth_l1(xp, x, y, w, beta):  # (torch's smooth_l1_loss takes no weight: w is None; beta > 0)
+    ad = xp.abs(x - y)
+    # (q / beta)(|d| - q/2), q = min(|d|, beta): inside, (|d| / beta)(|d| / 2), not d^2 / beta,
+    # which underflows or overflows for tiny or huge beta; outside, 1 (|d| - beta/2) exactly.
+    # In place; -2 (-q/2) is q again (see _huber).
+    q = xp.clip(ad, max=beta)  # as in _huber
+    q *= -0.5
+    ad += q
+    q *= -2.0
+    q /= beta
+    ad *= q
+    return ad
 
 
-def _smooth_l1_slope(xp, d, beta):
-    return xp.clip(d / beta, min=-1.0, max=1.0)
+def _smooth_l1_slope(xp, x, y, beta):
+    # clip(d / beta, -1, 1), clipped first: beta / beta is exactly 1, and d / beta cannot overflow.
+    s = xp.clip(x - y, min=-beta, max=beta)
+    s /= beta
+    return s
 
 
 l1 = _pointwise("L1LossBackward0", _abs, _sign, mean_over_weight=True)
