@@ -266,3 +266,68 @@ def test_concurrent_backward_in_threads_matches_serial():
         t.join()
     for s, r in zip(serial, results):
         np.testing.assert_array_equal(s, r)
+
+
+# --- leaf gradients: a fresh op gradient becomes .grad as it is, nothing else is aliased -------
+
+
+def _op_returning(store):
+    """An op whose backward returns a fresh array and records its id (holding no reference)."""
+    from losskit.autograd import apply
+    from losskit.losses._op import Op
+
+    def forward(xp, inputs):
+        return xp.sum(inputs[0]), None
+
+    def backward(xp, residuals, g, needs):
+        grad = np.full((3,), 2.0)
+        store.append(id(grad))
+        return (grad,)
+
+    return lambda x: apply(Op("Probe", forward, backward), (x,))
+
+
+def test_fresh_op_gradient_becomes_the_leaf_grad_without_a_copy():
+    store: list[int] = []
+    x = Tensor(np.zeros(3), requires_grad=True)
+    _op_returning(store)(x).backward()
+    assert id(x.grad.data) == store[0]  # the same (live) array: no copy was made
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+
+
+def test_one_gradient_array_for_two_leaves_is_not_shared():
+    # add's backward hands the same array to both of its inputs
+    a = Tensor(np.ones(4), requires_grad=True)
+    b = Tensor(np.ones(4), requires_grad=True)
+    ((a + b) * 3.0).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 0  # the user's own in-place edit of one .grad
+    np.testing.assert_array_equal(b.grad.data, 3.0 * np.ones(4))
+
+
+def test_leaf_grad_does_not_alias_the_callers_gradient():
+    x = Tensor(np.ones(3), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0])
+    x.backward(gradient=seed)
+    assert not np.shares_memory(x.grad.data, seed)
+    y = Tensor(np.ones(3), requires_grad=True)
+    (y + 0.0).backward(gradient=seed)  # add passes the caller's array through
+    assert not np.shares_memory(y.grad.data, seed)
+
+
+def test_leaf_grad_does_not_alias_residuals_kept_by_retain_graph():
+    from losskit.autograd import apply
+    from losskit.losses._op import Op
+
+    # an op whose backward returns its saved residual itself (allowed: ops never mutate it)
+    def forward(xp, inputs):
+        return xp.sum(inputs[0] ** 2), 2.0 * inputs[0]
+
+    twice = Op("Square", forward, lambda xp, res, g, needs: (res,))
+    x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    loss = apply(twice, (x,))
+    loss.backward(retain_graph=True)
+    x.grad.data[...] = 1e6  # must not reach the residual the graph still holds
+    x.grad = None
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, -2.0, 4.0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import threading
 from typing import Any, Iterable, Sequence
 
@@ -136,13 +137,34 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
+def _references(grad: Any) -> int:
+    return sys.getrefcount(grad)
+
+
+def _unshared_references() -> int:
+    def accumulate(grad: Any) -> int:  # _accumulate's call structure
+        return _references(grad)
+
+    grad = np.empty(1)
+    return accumulate(grad)
+
+
+# The reference count that _accumulate sees for an array only its caller's one variable holds
+# (measured, not assumed: it depends on the interpreter).
+_UNSHARED = _unshared_references()
+
+
 def _accumulate(leaf: "Tensor", xp: Any, grad: Any) -> None:
     if grad.dtype != leaf.data.dtype:
         grad = xp.astype(grad, leaf.data.dtype)
+    # A gradient nobody else holds (no residual kept by retain_graph, no other input's gradient,
+    # not the caller's own array) and that owns its memory becomes the leaf's .grad as it is; any
+    # other is copied, so that .grad never aliases another array. Torch's AccumulateGrad makes
+    # the same reference-count check. Saves a pass and an input-sized array per leaf.
+    owned = type(grad) is np.ndarray and grad.base is None and _references(grad) <= _UNSHARED
     with _ACCUMULATE:
         if leaf.grad is None:
-            # Never alias a gradient array that an op may also have returned to another input.
-            leaf.grad = Tensor(xp.asarray(grad, copy=True))
+            leaf.grad = Tensor(grad if owned else xp.asarray(grad, copy=True))
         else:
             leaf.grad = Tensor(leaf.grad.data + grad)
 
@@ -156,10 +178,12 @@ def run_backward(root: "Tensor", gradient: Any, retain_graph: bool) -> None:
         grad = pending.pop(id(node), None)
         if grad is None:
             continue
-        input_grads = node.run(grad)
+        input_grads = list(node.run(grad))
         if not retain_graph:
             node.free()
-        for parent, g in zip(node.parents, input_grads):
+        for i, parent in enumerate(node.parents):
+            # Each gradient is held by one variable only from here on (see _accumulate).
+            g, input_grads[i] = input_grads[i], None
             if g is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                 continue
             g = _sum_to_shape(node.xp, g, tuple(parent.shape))
