@@ -86,6 +86,56 @@ def take_along_axis(xp: Any, x: Any, indices: Any, axis: int) -> Any:
     return xp.moveaxis(xp.sum(picked, axis=-1, dtype=x.dtype), -1, axis)
 
 
+# --- updates in place on NumPy -----------------------------------------------------------------
+# NumPy computes one pass at a time, each into a fresh array (a page-faulting allocation); torch
+# fuses. These helpers let an op update an array it created itself, and that nobody else holds
+# yet, in place on NumPy; other libraries (immutable JAX, lazy Dask, the strict namespace) get the
+# same value out of place. ``own`` always means: the calling op's own fresh array.
+
+
+def _mutable(xp: Any, x: Any) -> bool:
+    return is_numpy_namespace(xp) and isinstance(x, np.ndarray) and x.flags.writeable
+
+
+def exp_own(xp: Any, own: Any) -> Any:
+    """``exp(own)``, computed in place where the library allows."""
+    if _mutable(xp, own):
+        return np.exp(own, out=own)
+    return xp.exp(own)
+
+
+def put_along_axis(xp: Any, own: Any, indices: Any, values: Any, axis: int) -> Any:
+    """``own`` with ``values`` written at ``indices`` along ``axis`` (``indices`` and ``values``
+    shaped as for take_along_axis): a scatter in place on NumPy, a comparison with an arange and
+    a ``where`` elsewhere."""
+    if _mutable(xp, own):
+        np.put_along_axis(own, indices, values, axis=axis)
+        return own
+    shape = [1] * own.ndim
+    shape[axis] = own.shape[axis]
+    positions = xp.reshape(xp.arange(own.shape[axis], dtype=indices.dtype, device=_device(own)), tuple(shape))
+    return xp.where(indices == positions, values, own)
+
+
+def zeros_with(xp: Any, like: Any, indices: Any, values: Any, axis: int) -> Any:
+    """Zeros shaped and typed like ``like``, with ``values`` at ``indices`` along ``axis``."""
+    return put_along_axis(xp, xp.zeros_like(like), indices, xp.astype(values, like.dtype), axis)
+
+
+def sum_excluding(xp: Any, own: Any, indices: Any, axis: int) -> Any:
+    """The sum of ``own`` along ``axis`` (kept) without the one entry per row at ``indices``.
+
+    On NumPy that entry is zeroed for the sum and put back (two scatters of one element per row,
+    instead of a mask and a ``where`` over the whole array)."""
+    if _mutable(xp, own):
+        saved = np.take_along_axis(own, indices, axis=axis)
+        np.put_along_axis(own, indices, 0, axis=axis)
+        total = np.sum(own, axis=axis, keepdims=True)
+        np.put_along_axis(own, indices, saved, axis=axis)
+        return total
+    return xp.sum(put_along_axis(xp, own, indices, 0.0, axis), axis=axis, keepdims=True)
+
+
 def size(x: Any) -> int:
     """The element count. Not ``x.size``: on torch tensors that is a method."""
     return array_api_compat.size(x)

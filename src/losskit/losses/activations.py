@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from .._array import device
+from .._array import device, exp_own, sum_excluding, take_along_axis
 from ._op import Op
 
 
@@ -25,14 +25,26 @@ def _softmax_terms(xp, x, axis):
     """``(m, e, r)`` along ``axis`` (kept): ``m = max(x)``, ``e = exp(x - m)`` and
     ``r = log1p(...)`` of the module docstring, so that ``logsumexp(x) = m + r`` where ``m`` is
     finite; ``None`` for an empty axis. ``x - m`` is not kept: one array fewer at the peak."""
-    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    if not isinstance(axis, int):
+        return _softmax_terms_over_axes(xp, x, axis)
+    if x.shape[axis] == 0:
+        return None
+    # One maximum per row contributes exactly 1 (exp(0)) and is summed apart, so that 1 + tiny
+    # keeps the tiny digits; other entries equal to the maximum count 1 each in the rest.
+    top = xp.argmax(x, axis=axis, keepdims=True)
+    m = take_along_axis(xp, x, top, axis)
+    e = exp_own(xp, x - m)
+    return m, e, xp.log1p(sum_excluding(xp, e, top, axis))
+
+
+def _softmax_terms_over_axes(xp, x, axis):
+    """:func:`_softmax_terms` over several axes (or all): every maximum summed apart by a mask."""
+    axes = range(x.ndim) if axis is None else axis
     axes = {a % x.ndim for a in axes} if x.ndim else set()
     if any(x.shape[a] == 0 for a in axes):
         return None
     m = xp.max(x, axis=axis, keepdims=True)
     e = xp.exp(x - m)
-    # Each maximum contributes exactly 1: the others are summed apart, so that 1 + tiny keeps the
-    # tiny digits, and all maxima but one are counted back in.
     is_max = x == m
     rest = xp.sum(xp.where(is_max, 0.0, e), axis=axis, keepdims=True)
     ties = xp.astype(xp.count_nonzero(is_max, axis=axis, keepdims=True), x.dtype) - 1.0

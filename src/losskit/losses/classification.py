@@ -33,7 +33,7 @@ import math
 
 from .. import _array, _reduction
 from ._op import Op
-from .activations import log_softmax_forward, softmax_parts
+from .activations import _softmax_terms, log_softmax_forward
 
 
 def class_axis(ndim: int) -> int:
@@ -55,15 +55,6 @@ def target_weights(xp, target, weight, ignore_index, dtype):
     if weight is None:
         return xp.astype(~ignored, dtype), safe
     return xp.where(ignored, 0.0, xp.reshape(xp.take(weight, xp.reshape(safe, (-1,)), axis=0), safe.shape)), safe
-
-
-def _is_target(xp, safe, n_classes, axis):
-    """True at each sample's target class ``safe`` (a bool one-hot along ``axis``)."""
-    shape = [1] * (safe.ndim + 1)
-    shape[axis] = n_classes
-    classes = xp.arange(n_classes, dtype=safe.dtype, device=_array.device(safe))
-    classes = xp.reshape(classes, tuple(shape))
-    return xp.expand_dims(safe, axis=axis) == classes
 
 
 def _pick(xp, x, safe, axis):
@@ -89,12 +80,13 @@ def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities)
     axis = class_axis(z.ndim)
     n_classes = z.shape[axis]
     eps = label_smoothing
-    parts = softmax_parts(xp, z, axis)
-    if parts is None:  # no class: a class index cannot be valid, the loss has nothing to sum
+    terms = _softmax_terms(xp, z, axis)
+    if terms is None:  # no class: a class index cannot be valid, the loss has nothing to sum
         m = r = xp.zeros_like(xp.sum(z, axis=axis, keepdims=True))
-        p = z
+        e = z
     else:
-        m, r, p = parts
+        m, e, r = terms
+        r = xp.where(xp.isfinite(m), r, 0.0)  # a row whose maximum is not finite: x - max as is
     live = target != ignore_index
     w_t, safe = target_weights(xp, target, weight, ignore_index, z.dtype)
     r_rows = xp.squeeze(r, axis=axis)
@@ -120,24 +112,27 @@ def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities)
         logp = shifted
         logp -= r  # in place: shifted is this function's own, and no longer needed
     total = _mean_total(xp, w_t) if reduction == "mean" else None
-    res = (p, logp, logp_t, safe, w_t, live, weight, total, _array.size(loss), axis)
+    # softmax p = e exp(-r) is formed in backward, in the pass that writes the gradient
+    res = (e, r_rows, logp, logp_t, safe, w_t, live, weight, total, _array.size(loss), axis)
     return _reduction.reduce(xp, loss, reduction, total), res
 
 
 def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabilities):
     if probabilities:
         return _ce_probabilities_bwd(xp, res, g, needs, reduction, label_smoothing)
-    p, logp, logp_t, safe, w_t, live, weight, total, size, axis = res
+    e, r_rows, logp, logp_t, safe, w_t, live, weight, total, size, axis = res
     if not needs[0]:
         return None, None, None
     eps = label_smoothing
-    n_classes = p.shape[axis]
+    n_classes = e.shape[axis]
     scale = _reduction.scale(xp, g, reduction, total, size)
     # dl/dz = p A - a, as a (p - 1) + p (A - a) with p - 1 = expm1(log p): for a top class with
     # p = 1 - 1e-22 the naive form cancels to 0, this one keeps -1e-22 a. An ignored target's
     # gradient is 0, even when the mean is nan (scale masked per sample).
     s = xp.where(live, scale * xp.ones_like(w_t), 0.0)
+    target = xp.expand_dims(safe, axis=axis)
     if eps:
+        p = e * xp.expand_dims(xp.exp(-r_rows), axis=axis)
         p_t = _pick(xp, p, safe, axis)
         w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
         spread = eps / n_classes
@@ -148,13 +143,13 @@ def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabi
         rows = xp.expand_dims(s, axis=axis)
         dense = rows * (b * xp.expm1(logp) + p * (xp.expand_dims(big_a, axis=axis) - b))
         at_target = s * (a_t * xp.expm1(logp_t) + p_t * (big_a - a_t))
-        gz = xp.where(_is_target(xp, safe, n_classes, axis), xp.expand_dims(at_target, axis=axis), dense)
-        return gz, None, None
-    # a = A = w_t at the target class only: s w_t expm1(log p_t) there, s w_t p elsewhere; the
-    # common factor is applied in place, to this function's own fresh array.
-    gz = xp.where(_is_target(xp, safe, n_classes, axis), xp.expand_dims(xp.expm1(logp_t), axis=axis), p)
-    gz *= xp.astype(xp.expand_dims(s * w_t, axis=axis), gz.dtype)  # (g may come in a wider dtype)
-    return gz, None, None
+        return _array.put_along_axis(xp, dense, target, xp.expand_dims(at_target, axis=axis), axis), None, None
+    # a = A = w_t at the target class only: s w_t expm1(log p_t) there, s w_t p = s w_t e exp(-r)
+    # elsewhere: one pass over e with a per-row factor, then one entry per row.
+    sw = s * w_t
+    gz = e * xp.astype(xp.expand_dims(sw * xp.exp(-r_rows), axis=axis), e.dtype)  # (g may be wider)
+    at_target = xp.astype(xp.expand_dims(sw * xp.expm1(logp_t), axis=axis), e.dtype)
+    return _array.put_along_axis(xp, gz, target, at_target, axis), None, None
 
 
 def _ce_probabilities_fwd(xp, z, target, weight, reduction, label_smoothing):
@@ -195,16 +190,16 @@ def _nll_fwd(xp, inputs, reduction, ignore_index):
     loss = xp.where(w_t == 0, 0.0, -w_t * _pick(xp, x, safe, axis))
     total = _mean_total(xp, w_t) if reduction == "mean" else None
     live = target != ignore_index
-    res = (safe, live, w_t, total, _array.size(loss), axis, x.shape[axis])
+    res = (x, safe, live, w_t, total, _array.size(loss), axis)
     return _reduction.reduce(xp, loss, reduction, total), res
 
 
 def _nll_bwd(xp, res, g, needs, reduction, ignore_index):
-    safe, live, w_t, total, size, axis, n_classes = res
+    x, safe, live, w_t, total, size, axis = res  # x only for its shape, dtype and device
     scale = _reduction.scale(xp, g, reduction, total, size)
     # The one entry per target that receives a gradient: the target's class, unless ignored.
     picked = xp.where(live, -w_t * scale, 0.0)
-    gx = xp.where(_is_target(xp, safe, n_classes, axis), xp.expand_dims(picked, axis=axis), 0.0)
+    gx = _array.zeros_with(xp, x, xp.expand_dims(safe, axis=axis), xp.expand_dims(picked, axis=axis), axis)
     return gx, None, None
 
 
