@@ -10,11 +10,14 @@ import contextlib
 from typing import Any
 
 import array_api_compat
+import array_api_compat.numpy
 import numpy as np
 
 
 def is_array(obj: Any) -> bool:
     """True for an array of any Array API library (NumPy, torch, JAX, CuPy, Dask, strict)."""
+    if type(obj) is np.ndarray:
+        return True
     return array_api_compat.is_array_api_obj(obj) and not isinstance(obj, (bool, int, float))
 
 
@@ -24,6 +27,8 @@ def namespace(*arrays: Any) -> Any:
     Raises TypeError when the arrays come from different libraries.
     """
     present = [a for a in arrays if a is not None]
+    if present and all(type(a) is np.ndarray for a in present):
+        return _NUMPY  # the common case, without array_api_compat's general search (per call)
     try:
         return array_api_compat.array_namespace(*present)
     except TypeError as exc:
@@ -33,15 +38,96 @@ def namespace(*arrays: Any) -> Any:
         ) from exc
 
 
+def _along(indices: Any, axis: int) -> tuple | None:
+    """A fancy index equal to take_along_axis's for a 2-d array along axis 1 (the usual (N, C)
+    case), without NumPy's general index construction (a per-call cost on small inputs)."""
+    if indices.ndim == 2 and axis in (1, -1):
+        return (np.arange(indices.shape[0]).reshape(-1, 1), indices)
+    return None
+
+
+class _NumpyNamespace:
+    """array_api_compat's NumPy namespace, with C-speed versions of the few shape functions ops
+    call many times per loss (NumPy's own are Python code: on (32, 10) inputs they cost more than
+    the arithmetic). Anything else is array_api_compat's, unchanged."""
+
+    def __init__(self) -> None:
+        self.__name__ = array_api_compat.numpy.__name__  # so that array_api_compat recognises it
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(array_api_compat.numpy, name)
+        setattr(self, name, value)
+        return value
+
+    @staticmethod
+    def expand_dims(x: Any, /, *, axis: int = 0) -> Any:
+        if not -x.ndim - 1 <= axis <= x.ndim:
+            return array_api_compat.numpy.expand_dims(x, axis=axis)  # its error
+        axis %= x.ndim + 1
+        return x.reshape(x.shape[:axis] + (1,) + x.shape[axis:])
+
+    @staticmethod
+    def squeeze(x: Any, /, axis: Any) -> Any:
+        if isinstance(axis, int) and -x.ndim <= axis < x.ndim and x.shape[axis] == 1:
+            axis %= x.ndim
+            return x.reshape(x.shape[:axis] + x.shape[axis + 1:])
+        return array_api_compat.numpy.squeeze(x, axis=axis)
+
+    # reductions as ndarray methods: NumPy's np.sum is a Python wrapper around the same call
+    @staticmethod
+    def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        if type(x) is np.ndarray:
+            return x.sum(axis=axis, dtype=dtype, keepdims=keepdims)
+        return np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    @staticmethod
+    def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        if type(x) is np.ndarray:
+            return x.max(axis=axis, keepdims=keepdims)
+        return np.max(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        if type(x) is np.ndarray:
+            return x.min(axis=axis, keepdims=keepdims)
+        return np.min(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Any:
+        if device not in (None, "cpu"):
+            return array_api_compat.numpy.ones_like(x, dtype=dtype, device=device)  # its error
+        return np.ones_like(x, dtype=dtype)
+
+    @staticmethod
+    def zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Any:
+        if device not in (None, "cpu"):
+            return array_api_compat.numpy.zeros_like(x, dtype=dtype, device=device)  # its error
+        return np.zeros_like(x, dtype=dtype)
+
+    @staticmethod
+    def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Any:
+        index = _along(indices, axis) if x.ndim == 2 else None
+        if index is None:
+            return array_api_compat.numpy.take_along_axis(x, indices, axis=axis)
+        return x[index]
+
+
+_NUMPY = _NumpyNamespace()
+
+
 def is_numpy_namespace(xp: Any) -> bool:
-    return array_api_compat.is_numpy_namespace(xp)
+    return xp is _NUMPY or array_api_compat.is_numpy_namespace(xp)
 
 
 def is_floating(xp: Any, x: Any) -> bool:
+    if type(x) is np.ndarray:
+        return x.dtype.kind == "f"
     return xp.isdtype(x.dtype, "real floating")
 
 
 def is_integral(xp: Any, x: Any) -> bool:
+    if type(x) is np.ndarray:
+        return x.dtype.kind in "iu"
     return xp.isdtype(x.dtype, "integral")
 
 
@@ -109,7 +195,11 @@ def put_along_axis(xp: Any, own: Any, indices: Any, values: Any, axis: int) -> A
     shaped as for take_along_axis): a scatter in place on NumPy, a comparison with an arange and
     a ``where`` elsewhere."""
     if _mutable(xp, own):
-        np.put_along_axis(own, indices, values, axis=axis)
+        index = _along(indices, axis) if own.ndim == 2 else None
+        if index is None:
+            np.put_along_axis(own, indices, values, axis=axis)
+        else:
+            own[index] = values
         return own
     shape = [1] * own.ndim
     shape[axis] = own.shape[axis]
@@ -128,10 +218,17 @@ def sum_excluding(xp: Any, own: Any, indices: Any, axis: int) -> Any:
     On NumPy that entry is zeroed for the sum and put back (two scatters of one element per row,
     instead of a mask and a ``where`` over the whole array)."""
     if _mutable(xp, own):
-        saved = np.take_along_axis(own, indices, axis=axis)
-        np.put_along_axis(own, indices, 0, axis=axis)
-        total = np.sum(own, axis=axis, keepdims=True)
-        np.put_along_axis(own, indices, saved, axis=axis)
+        index = _along(indices, axis) if own.ndim == 2 else None
+        if index is None:
+            saved = np.take_along_axis(own, indices, axis=axis)
+            np.put_along_axis(own, indices, 0, axis=axis)
+            total = own.sum(axis=axis, keepdims=True)
+            np.put_along_axis(own, indices, saved, axis=axis)
+            return total
+        saved = own[index]
+        own[index] = 0
+        total = own.sum(axis=axis, keepdims=True)
+        own[index] = saved
         return total
     return xp.sum(put_along_axis(xp, own, indices, 0.0, axis), axis=axis, keepdims=True)
 

@@ -131,6 +131,8 @@ def function(value: Any, name: str) -> Any:
 
 def concrete(x: Any) -> bool:
     """True when ``x``'s values can be inspected without computing a lazy graph or a trace."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return True
     if array_api_compat.is_dask_array(x):
         return False
     if array_api_compat.is_jax_array(x):
@@ -221,7 +223,8 @@ def class_index_target(target: Any, x: Any, ignore_index: int) -> Any:
             )
         raise ValueError(f"target shape {tuple(t.shape)} must be {expected} for input shape {tuple(x.shape)}")
     n_classes = x.shape[axis]
-    if concrete(t) and t.size:
+    # (the common case first: two reductions tell that every index is in range)
+    if concrete(t) and _array.size(t) and not (int(xp.min(t)) >= 0 and int(xp.max(t)) < n_classes):
         bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
         if any_true(bad):
             high = int(xp.max(xp.where(bad, t, -1)))
