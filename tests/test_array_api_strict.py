@@ -252,3 +252,34 @@ def test_sigmoid_family(check_strict_op, dtype, op):
 def test_softplus(check_strict_op, dtype, beta, threshold):
     x = np.array([-100.0, -5.0, -0.5, 0.0, 0.5, 5.0, 30.0, 100.0], dtype)
     check_strict_op(activations.softplus, (x,), beta=beta, threshold=threshold)
+
+
+# --- the log-sum-exp outside NumPy (two reductions, no argmax): same digits as NumPy's ---------
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        [50.0, 0.0, -3.0],  # 1 + 2e-22: the rest must keep its digits
+        [3.0, 3.0, 0.0],  # a tie: rest + ties = 1 + e^-3
+        [7.0, 7.0, 7.0, 7.0],  # every entry the maximum
+        [1.0, 1.0 - 2.0**-30, -90.0],  # an entry whose exp rounds to 1: a term of 1 all the same
+        [0.5, 0.25, 0.125],  # no entry near the maximum
+    ],
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_softmax_parts_off_numpy_match_mpmath(row, dtype):
+    mp = pytest.importorskip("mpmath")
+    import array_api_strict as xps
+
+    x = np.array([row], dtype=dtype)
+    m, e, r = activations._softmax_terms(xps, xps.asarray(x), 1)
+    with mp.workdps(60):
+        # r = log(sum exp(x - m)) = log1p(rest + ties) is minus log p of the top class
+        top = -mp.log(mp.fsum(mp.exp(mp.mpf(float(v)) - mp.mpf(float(x.max()))) for v in x[0]))
+    got = -float(np.asarray(r)[0, 0])
+    tol = 4 * np.finfo(dtype).eps * abs(float(top)) + np.finfo(dtype).tiny
+    assert abs(got - float(top)) <= tol, (got, float(top))
+    # and the NumPy path (argmax and a scatter) agrees
+    _, _, r_np = activations._softmax_terms(np, x, 1)
+    assert abs(-float(r_np[0, 0]) - float(top)) <= tol

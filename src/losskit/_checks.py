@@ -223,8 +223,9 @@ def class_index_target(target: Any, x: Any, ignore_index: int) -> Any:
             )
         raise ValueError(f"target shape {tuple(t.shape)} must be {expected} for input shape {tuple(x.shape)}")
     n_classes = x.shape[axis]
-    # (the common case first: two reductions tell that every index is in range)
-    if concrete(t) and _array.size(t) and not (int(xp.min(t)) >= 0 and int(xp.max(t)) < n_classes):
+    # (the common case first: two reductions tell that every index is in range; under jax.jit
+    # they are staged even for a concrete t, and the check is skipped as any_true skips it)
+    if concrete(t) and _array.size(t) and not _known_in_range(xp, t, n_classes):
         bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
         if any_true(bad):
             high = int(xp.max(xp.where(bad, t, -1)))
@@ -234,6 +235,12 @@ def class_index_target(target: Any, x: Any, ignore_index: int) -> Any:
                 f"or equal ignore_index={ignore_index}"
             )
     return t
+
+
+def _known_in_range(xp: Any, t: Any, n: int) -> bool:
+    """True when every element of ``t`` is in [0, n), or when that cannot be known now."""
+    low, high = xp.min(t), xp.max(t)
+    return not concrete(low) or (int(low) >= 0 and int(high) < n)
 
 
 def class_target(target: Any, x: Any, ignore_index: int) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from .._array import device, exp_own, sum_excluding, take_along_axis
+from .._array import device, exp_own, is_numpy_namespace, sum_excluding, take_along_axis
 from ._op import Op
 
 
@@ -25,30 +25,37 @@ def _softmax_terms(xp, x, axis):
     """``(m, e, r)`` along ``axis`` (kept): ``m = max(x)``, ``e = exp(x - m)`` and
     ``r = log1p(...)`` of the module docstring, so that ``logsumexp(x) = m + r`` where ``m`` is
     finite; ``None`` for an empty axis. ``x - m`` is not kept: one array fewer at the peak."""
-    if not isinstance(axis, int):
-        return _softmax_terms_over_axes(xp, x, axis)
+    if not (isinstance(axis, int) and is_numpy_namespace(xp)):
+        # a compiler (XLA) fuses the mask, the where and the count into the sum's own loop
+        return _softmax_terms_masked(xp, x, axis)
     if x.shape[axis] == 0:
         return None
-    # One maximum per row contributes exactly 1 (exp(0)) and is summed apart, so that 1 + tiny
-    # keeps the tiny digits; other entries equal to the maximum count 1 each in the rest.
+    # NumPy runs one pass per call: one maximum per row, found by argmax, contributes exactly 1
+    # (exp(0)) and is summed apart by a one-element scatter, so that 1 + tiny keeps the tiny
+    # digits; other entries equal to the maximum count 1 each in the rest.
     top = xp.argmax(x, axis=axis, keepdims=True)
     m = take_along_axis(xp, x, top, axis)
     e = exp_own(xp, x - m)
     return m, e, xp.log1p(sum_excluding(xp, e, top, axis))
 
 
-def _softmax_terms_over_axes(xp, x, axis):
-    """:func:`_softmax_terms` over several axes (or all): every maximum summed apart by a mask."""
-    axes = range(x.ndim) if axis is None else axis
+def _softmax_terms_masked(xp, x, axis):
+    """:func:`_softmax_terms` with every maximum summed apart by a mask (any axis or axes)."""
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
     axes = {a % x.ndim for a in axes} if x.ndim else set()
     if any(x.shape[a] == 0 for a in axes):
         return None
     m = xp.max(x, axis=axis, keepdims=True)
     e = xp.exp(x - m)
-    is_max = x == m
-    rest = xp.sum(xp.where(is_max, 0.0, e), axis=axis, keepdims=True)
-    ties = xp.astype(xp.count_nonzero(is_max, axis=axis, keepdims=True), x.dtype) - 1.0
-    return m, e, xp.log1p(rest + ties)
+    # exp(0) = 1 exactly at each maximum (and where x - m rounds exp to 1: the same term, 1), so
+    # the rest is the sum of the entries below 1. Where some maximum is tied, rest + ties >= 1 and
+    # the plain sum minus 1 is as accurate; the plain sum is s = 1 + ties + rest, so s - rest is
+    # about 1 without a tie and >= 2 with one. Two plain reductions of e (tested on e, not on
+    # x == m): a compiler (XLA) fuses each into one loop instead of materialising the broadcast
+    # maximum, the mask and its count.
+    rest = xp.sum(xp.where(e == 1.0, 0.0, e), axis=axis, keepdims=True)
+    total = xp.sum(e, axis=axis, keepdims=True)
+    return m, e, xp.log1p(xp.where(total - rest > 1.5, total - 1.0, rest))
 
 
 def _shifted_logsumexp(xp, x, axis):
