@@ -47,18 +47,30 @@ divided by their own total ``sum_s exp(alpha_t(s) + beta_t(s))``, which is ``p``
 (common) shifts, so no shift needs to be carried into the backward pass.
 
 Everything is ``lse`` of two terms at a time, ``max + log1p(exp(min - max))`` with the max
-replaced by 0 where it is ``-inf``: exact, overflow-free, and never ``-inf - -inf``. The
-recursions are vectorised over the batch and the ``2S + 1`` states with a Python loop over time
-only; per-sample input lengths are ``where(t < L, ...)``, no boolean indexing, no
-data-dependent shape.
+replaced by the dtype's most negative finite number where it is ``-inf``: exact,
+overflow-free, and never ``-inf - -inf``. The recursions are vectorised over the batch and the
+``2S + 1`` states with a Python loop over time only; per-sample input lengths are
+``where(t < L, ...)``, no boolean indexing, no data-dependent shape.
+
+Speed (NumPy runs one small array call at a time, so the loop over time is the cost). Each step
+is about twenty array calls on ``(N, 2S+1)`` arrays: the transitions ``s-1``/``s-2`` are slices
+of one padded copy, the skip rule and the real states are additive ``0``/``-inf`` masks made
+once. The emissions of a whole segment come from one gather, shifted in one pass. In the
+backward pass beta is written with its states in reverse order, where its recursion has
+alpha's form (``s + 1``, ``s + 2`` become ``s - 1``, ``s - 2``; its emission is added before
+the ``lse``, alpha's after), so the alpha of one segment and the beta of the same segment,
+swept from its other end, advance as one ``(2N, 2S+1)`` array: one loop of ``T`` steps instead
+of two. (Carrying alpha as ``alpha_t - x_t(l'_s)`` instead, to add both emissions alike, costs
+10 more ulp on the worst float64 posterior of tests/accuracy: not done.) The posteriors, their
+per-step totals and the scatter to classes are vectorised over a segment after its sweep.
 
 Memory. Keeping every ``alpha_t`` would cost ``T N (2S+1)`` numbers. The forward pass keeps
 only the ``alpha`` before each segment of ``k = ceil(sqrt(T))`` steps; the backward pass
-recomputes one segment's alphas at a time and sweeps ``beta`` through it. Beyond the input and
-its gradient the op holds ``O(sqrt(T) N S)`` numbers: ``ceil(T / k)`` checkpoints and a few
-segment-sized ``(k, N, 2S+1)`` arrays, plus one gradient block ``(k, N, C)`` before it is
-written, ``(N, C)`` class positions and ``log2 S`` masks of ``(N, S)`` booleans; the price is a
-second forward sweep (measured in tests/test_ctc.py with tracemalloc: at ``T = 1024, N = 2,
+recomputes one segment's alphas at a time while ``beta`` sweeps it from its end. Beyond the
+input and its gradient the op holds ``O(sqrt(T) N S)`` numbers: ``ceil(T / k)`` checkpoints and
+a few segment-sized ``(k, N, 2S+1)`` arrays, plus one gradient block ``(k, N, C)`` (and its
+gather positions) before it is written, ``(N, C)`` class positions and at most ``log2 S``
+masks of ``(N, S)`` booleans; the price is a second forward sweep (measured in tests/test_ctc.py with tracemalloc: at ``T = 1024, N = 2,
 S = 15`` the extra peak is about a quarter of ``T N (2S+1)`` numbers, and 4x the steps take
 about 2x the memory). ``O(N S)`` with ``O(T)`` time would need the alpha recursion run
 backwards, which divides by probabilities and cancels (the transition matrix is triangular, its
@@ -68,9 +80,10 @@ inverse not positive); multi-level checkpointing would give ``O(N S log T)`` mem
 Gradient scatter. The states of one class are gathered to that class's column without a
 scatter-add and without a ``(N, S, C)`` one-hot: each target's labels are sorted once (stable
 argsort), the per-state terms are summed within runs of equal labels by a segmented doubling
-scan (``log2 S`` steps, additions of nonnegative numbers only, so no cancellation), and each
-class reads its run's total at the run's first position (found by ``searchsorted`` on keys
-``n (C + 1) + label``), or a zero when it does not occur.
+scan (``log2 S`` steps, fewer when the labels are known now and no run is that long; additions
+of nonnegative numbers only, so no cancellation), and each class reads its run's total at the
+run's first position (found by ``searchsorted`` on keys ``n (C + 1) + label``), or a zero when
+it does not occur; the blank reads the sum over the blank states.
 """
 
 from __future__ import annotations
@@ -79,18 +92,28 @@ import math
 
 import array_api_compat
 
-from .. import _array, _reduction
+from .. import _array, _checks, _reduction
 from .._array import device as _device
 from ._op import Op
 
 NEG_INF = -math.inf
 
 
-def _lse2(xp, a, b):
-    """``log(exp(a) + exp(b))``: exact, no overflow, ``-inf`` when both are ``-inf`` (no nan)."""
+def _lse2(xp, a, b, lowest=None):
+    """``log(exp(a) + exp(b))``: exact, no overflow, ``-inf`` when both are ``-inf`` (no nan).
+
+    ``lowest`` (``_lowest``): the dtype's most negative finite number, which stands for the max
+    where that is ``-inf`` (``-inf - lowest = -inf``, never ``-inf - -inf``). (Not
+    ``xp.logaddexp``: the same formula, but element by element in NumPy, 10x slower.)"""
     hi = xp.maximum(a, b)
     lo = xp.minimum(a, b)
-    return hi + xp.log1p(xp.exp(lo - xp.where(hi == NEG_INF, 0.0, hi)))
+    if lowest is None:
+        lowest = _lowest(xp, hi)
+    return hi + xp.log1p(xp.exp(lo - xp.maximum(hi, lowest)))
+
+
+def _lowest(xp, like):
+    return xp.asarray(xp.finfo(like.dtype).min, dtype=like.dtype, device=_device(like))
 
 
 def _shift(xp, x, d, fill):
@@ -134,33 +157,54 @@ def _extended(xp, labels, blank):
     return ext, skip
 
 
-def _top(xp, a, among=None):
-    """``(a - m, m)`` with ``m`` the largest finite entry of each row (``among`` the entries
-    where ``among`` holds), 0 where there is none."""
-    m = xp.max(a if among is None else xp.where(among, a, NEG_INF), axis=1, keepdims=True)
+def _gate(xp, mask, dtype):
+    """0 where ``mask`` holds, ``-inf`` elsewhere: a mask applied by one addition."""
+    return xp.where(mask, 0.0, xp.full(mask.shape, NEG_INF, dtype=dtype, device=_device(mask)))
+
+
+def _step(xp, prev, pre, post, into, among, live, pad, lowest):
+    """One step ``r(s) = lse(q(s), q(s-1), q(s-2) + into(s)) + post(s)`` of ``q = prev + pre``,
+    shifted by its largest entry among the states where ``among`` is 0, on the rows where
+    ``live`` holds (the others keep ``prev``); and that shift.
+
+    Both recursions take this form: alpha with ``post`` its emissions, beta (its states in
+    reverse order, so ``s + 1`` and ``s + 2`` become ``s - 1`` and ``s - 2``) with ``pre`` the
+    emissions of the step after; they run stacked as one array in the backward pass.
+    """
+    q = xp.concat([pad, prev if pre is None else prev + pre], axis=1)
+    r = _lse2(xp, _lse2(xp, q[:, 2:], q[:, 1:-1], lowest), q[:, :-2] + into, lowest)
+    if post is not None:
+        r = r + post
+    c = xp.max(r + among, axis=1, keepdims=True)
+    c = xp.where(xp.isfinite(c), c, 0.0)
+    return xp.where(live, r - c, prev), c
+
+
+def _flat_index(xp, index, rows, width):
+    """Positions in a flattened ``(rows, N, width)`` array of entry ``index[n, j]`` of each
+    ``(N, width)`` slab: ``(rows, N, J)``. A 1-d ``take`` at them is ``take_along_axis`` at
+    ``index`` broadcast over the rows, 3-5x faster in NumPy (no broadcast index grid)."""
+    n = index.shape[0]
+    dev = _device(index)
+    within = xp.reshape(xp.arange(n, dtype=xp.int64, device=dev), (n, 1)) * width + index
+    # one broadcast of a (rows, 1, 1) column, not of a (rows, N, 1) one: 4x faster in NumPy
+    return xp.reshape(xp.arange(rows, dtype=xp.int64, device=dev) * (n * width), (rows, 1, 1)) + within
+
+
+def _take(xp, a, flat):
+    """``a`` flattened, at the positions ``flat`` (``_flat_index``), in their shape."""
+    return xp.reshape(xp.take(xp.reshape(a, (-1,)), xp.reshape(flat, (-1,)), axis=0), tuple(flat.shape))
+
+
+def _emissions(xp, x, a, b, ext):
+    """``(x_t(l'_s) - m_t, m_t)`` for ``a <= t < b``: the emissions ``(b - a, N, 2S+1)`` shifted by
+    ``m_t`` ``(b - a, N, 1)``, their largest finite value (0 where none is finite); see "Shifted
+    emissions" above. One gather for the whole segment."""
+    e = _take(xp, x[a:b, ...], _flat_index(xp, ext, b - a, x.shape[2]))
+    m = xp.max(e, axis=2, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0.0)
-    return a - m, m
-
-
-def _alpha_step(xp, alpha, emit, skip, real):
-    """The next alpha shifted by its largest entry among the ``real`` states (those of the
-    target, not of its padding, which also collect paths), and that shift."""
-    a = _lse2(xp, alpha, _shift(xp, alpha, 1, NEG_INF))
-    a = _lse2(xp, a, xp.where(skip, _shift(xp, alpha, 2, NEG_INF), NEG_INF))
-    return _top(xp, a + emit, real)
-
-
-def _beta_step(xp, beta_next, emit_next, skip_from):
-    """The previous beta, shifted by its largest entry (its scale cancels in the posteriors)."""
-    b = beta_next + emit_next
-    r = _lse2(xp, b, _shift(xp, b, -1, NEG_INF))
-    return _top(xp, _lse2(xp, r, xp.where(skip_from, _shift(xp, b, -2, NEG_INF), NEG_INF)))[0]
-
-
-def _emissions(xp, x, t, ext):
-    """``(x_t(l'_s) - m_t, m_t)``: the emissions ``(N, 2S+1)`` shifted by ``m_t`` ``(N, 1)``, their
-    largest finite value (0 where none is finite); see "Shifted emissions" above."""
-    return _top(xp, _array.take_along_axis(xp, x[t, ...], ext, axis=1))
+    e -= m  # in place on the gather's own fresh array where the library allows
+    return e, m
 
 
 def _segment(t_total: int) -> int:
@@ -183,20 +227,29 @@ def _ctc_fwd(xp, inputs, blank, reduction, zero_infinity, max_target_length=None
     ext, skip = _extended(xp, labels, blank)
     n_states = 2 * width + 1
     states = xp.reshape(xp.arange(n_states, dtype=xp.int64, device=dev), (1, n_states))
-    real = states <= xp.reshape(2 * tl, (n_batch, 1))
+    real = _gate(xp, states <= xp.reshape(2 * tl, (n_batch, 1)), x.dtype)
+    into = _gate(xp, skip, x.dtype)
+    pad = xp.full((n_batch, 2), NEG_INF, dtype=x.dtype, device=dev)
+    il3 = xp.reshape(il, (1, n_batch, 1))
 
     alpha = xp.where(states == 0, 0.0, xp.full((n_batch, n_states), NEG_INF, dtype=x.dtype, device=dev))
     k = _segment(n_time)
+    lowest = _lowest(xp, x)
     checkpoints = []
-    live_il = xp.reshape(il, (n_batch, 1))
-    shift = xp.zeros((n_batch, 1), dtype=x.dtype, device=dev)  # sum of m_t over t < L
-    for t in range(n_time):
-        if t % k == 0:
-            checkpoints.append(alpha)
-        emit, m = _emissions(xp, x, t, ext)
-        step, c = _alpha_step(xp, alpha, emit, skip, real)
-        alpha = xp.where(t < live_il, step, alpha)
-        shift = xp.where(t < live_il, shift + (m + c), shift)
+    shift = xp.zeros((n_batch, 1), dtype=x.dtype, device=dev)  # sum of m_t + c_t over t < L
+    for a in range(0, n_time, k):
+        checkpoints.append(alpha)
+        b = min(a + k, n_time)
+        emit, m = _emissions(xp, x, a, b, ext)
+        live = xp.reshape(xp.arange(a, b, dtype=xp.int64, device=dev), (b - a, 1, 1)) < il3
+        c = []
+        for j in range(b - a):
+            alpha, c_t = _step(xp, alpha, None, emit[j, ...], into, real, live[j, ...], pad, lowest)
+            c.append(c_t)
+        # added in time order, not by xp.sum: a sample's loss must not depend on the batch's layout
+        shifts = xp.where(live, m + xp.stack(c, axis=0), 0.0)
+        for j in range(b - a):
+            shift = shift + shifts[j, ...]
 
     last = xp.reshape(2 * tl, (n_batch, 1))
     end_blank = xp.squeeze(_array.take_along_axis(xp, alpha, last, axis=1), axis=1)
@@ -218,9 +271,12 @@ def _ctc_fwd(xp, inputs, blank, reduction, zero_infinity, max_target_length=None
     return value, residuals
 
 
-def _class_map(xp, labels, n_classes):
+def _class_map(xp, labels, n_classes, blank):
     """Sort order of each row's labels, the same-run masks of the doubling scan, and for each
-    class its run's first sorted position (``S``, a zero slot, when the class is absent)."""
+    class its run's first sorted position (``S``, a zero slot, when the class is absent).
+
+    Runs of the blank (a shorter target's padding) are left out of the scan: padding states
+    carry no posterior, and the blank's column is summed apart from them."""
     n_batch, width = labels.shape
     dev = _device(labels)
     order = xp.argsort(labels, axis=1, stable=True)
@@ -228,7 +284,10 @@ def _class_map(xp, labels, n_classes):
     masks = []
     d = 1
     while d < width:
-        masks.append((d, ranked == _shift(xp, ranked, -d, -1)))
+        same = (ranked[:, : width - d] == ranked[:, d:]) & (ranked[:, d:] != blank)
+        if _checks.concrete(same) and not bool(xp.any(same)):
+            break  # no run is longer than d (known now): the steps left would add nothing
+        masks.append((d, same))
         d *= 2
     rows = xp.reshape(xp.arange(n_batch, dtype=xp.int64, device=dev), (n_batch, 1))
     keys = xp.reshape(rows * (n_classes + 1) + ranked, (-1,))
@@ -262,51 +321,65 @@ def _ctc_bwd(xp, res, g, needs, blank, reduction, zero_infinity, max_target_leng
         scale = _reduction.scale(xp, g, "mean", size=n_batch) / clamped
     scale = xp.reshape(scale, (1, n_batch, 1))
     bad = xp.reshape(infinite, (1, n_batch, 1))
-    live_il = xp.reshape(il, (n_batch, 1))
-    skip_from = _shift(xp, skip, -2, False)
-    order, masks, first = _class_map(xp, labels, n_classes)
-    is_blank = xp.reshape(xp.arange(n_classes, device=dev) == blank, (1, 1, n_classes))
+    factor = xp.where(bad, 0.0 if zero_infinity else math.nan, -scale)
+    order, masks, first = _class_map(xp, labels, n_classes, blank)
+    is_blank = xp.reshape(xp.arange(n_classes, device=dev) == blank, (1, n_classes))
+    odd = 2 * order + 1  # the label states, sorted
+    pick = xp.where(is_blank, width + 1, first)  # each class's slot of the summed runs
 
+    # alpha (rows :N) and beta with its states reversed (rows N:) advance together, one segment
+    # at a time: alpha up from the segment's checkpoint, beta down from the segment's end.
     last = xp.reshape(2 * tl, (n_batch, 1))
-    states = xp.reshape(xp.arange(2 * width + 1, dtype=xp.int64, device=dev), (1, -1))
-    real = states <= last
-    beta_end = xp.where((states == last) | (states == last - 1), 0.0,
-                        xp.full((n_batch, 2 * width + 1), NEG_INF, dtype=dtype, device=dev))
+    n_states = 2 * width + 1
+    states = xp.reshape(xp.arange(n_states, dtype=xp.int64, device=dev), (1, -1))
+    beta = xp.flip(_gate(xp, (states == last) | (states == last - 1), dtype), axis=1)
+    among = xp.concat([_gate(xp, states <= last, dtype), xp.zeros((n_batch, n_states), dtype=dtype, device=dev)], axis=0)
+    into = xp.concat([_gate(xp, skip, dtype), xp.flip(_gate(xp, _shift(xp, skip, -2, False), dtype), axis=1)], axis=0)
+    pad = xp.full((2 * n_batch, 2), NEG_INF, dtype=dtype, device=dev)
+    il3 = xp.reshape(il, (1, n_batch, 1))
+    lowest = _lowest(xp, x)
 
     grad = xp.zeros((n_time, n_batch, n_classes), dtype=dtype, device=dev)
-    beta = beta_end
-    emit_next = None
     for i in range(len(checkpoints) - 1, -1, -1):
         a, b = i * k, min(i * k + k, n_time)
-        alphas = []
-        alpha = checkpoints[i]
-        for t in range(a, b):
-            alpha = xp.where(t < live_il, _alpha_step(xp, alpha, _emissions(xp, x, t, ext)[0], skip, real)[0], alpha)
-            alphas.append(alpha)
-        gammas = []
-        for t in range(b - 1, a - 1, -1):
-            if emit_next is not None:
-                beta = xp.where(t < live_il - 1, _beta_step(xp, beta, emit_next, skip_from), beta_end)
-            emit_next = _emissions(xp, x, t, ext)[0]
-            gammas.append(alphas[t - a] + beta)
-        gammas.reverse()
-        gamma = xp.stack(gammas, axis=0)  # (b - a, N, 2S+1)
-        del alphas, gammas
-        t_live = xp.reshape(xp.arange(a, b, device=dev), (b - a, 1, 1)) < xp.reshape(il, (1, n_batch, 1))
-        # alpha and beta are shifted: divide each time step by its own total, which is p exactly
-        # (>= 1 after the shift by the largest term; 0 only where no path exists)
-        gamma = xp.reshape(_top(xp, xp.reshape(gamma, (-1, gamma.shape[-1])))[0], (b - a, n_batch, -1))
-        total = xp.sum(xp.exp(gamma), axis=2, keepdims=True)
-        w = xp.where(t_live, xp.exp(gamma - xp.log(xp.where(total > 0.0, total, 1.0))), 0.0)
-        block = xp.sum(w[..., 0::2], axis=2, keepdims=True) * xp.astype(is_blank, dtype)
-        if width:
-            runs = _array.take_along_axis(xp, w[..., 1::2], xp.broadcast_to(order, (b - a, n_batch, width)), axis=2)
-            for d, same in masks:
-                runs = runs + xp.where(same, _shift(xp, runs, -d, 0.0), 0.0)
-            runs = xp.concat([runs, xp.zeros((b - a, n_batch, 1), dtype=dtype, device=dev)], axis=2)
-            block = block + _array.take_along_axis(xp, runs, xp.broadcast_to(first, (b - a, n_batch, n_classes)), axis=2)
-        block = -scale * block
-        block = xp.where(t_live, xp.where(bad, 0.0 if zero_infinity else math.nan, block), 0.0)
+        emit = _emissions(xp, x, a, min(b + 1, n_time), ext)[0]
+        if b == n_time:  # beta_{T-1} is never live (L <= T): any emission will do for e_T
+            emit = xp.concat([emit, emit[-1:, ...]], axis=0)
+        # step j: alpha_{a+j} = lse(alpha_{a+j-1}) + e_{a+j}; beta_{b-1-j} = lse(beta_{b-j} + e_{b-j})
+        # (states reversed): e is added after the lse to alpha's rows, before it to beta's
+        reverse = xp.flip(emit, axis=2)
+        zeros = xp.zeros((n_batch, n_states), dtype=dtype, device=dev)
+        times = xp.reshape(xp.arange(a, b, dtype=xp.int64, device=dev), (b - a, 1, 1))
+        live = xp.concat([times < il3, xp.flip(times, axis=0) < il3 - 1], axis=1)
+        rows = xp.concat([checkpoints[i], beta], axis=0)
+        sweep = xp.empty((b - a, 2 * n_batch, n_states), dtype=dtype, device=dev)
+        for j in range(b - a):
+            pre = xp.concat([zeros, reverse[b - a - j, ...]], axis=0)
+            post = xp.concat([emit[j, ...], zeros], axis=0)
+            rows = _step(xp, rows, pre, post, into, among, live[j, ...], pad, lowest)[0]
+            sweep = _set_rows(xp, sweep, j, j + 1, xp.reshape(rows, (1, 2 * n_batch, n_states)))
+        beta = rows[n_batch:, ...]
+        gamma = sweep[:, :n_batch, ...] + xp.flip(sweep[:, n_batch:, ...], axis=(0, 2))
+        del sweep, emit, reverse, pre, post
+        # alpha and beta are shifted: divide each time step by its own total, which is p times
+        # the shifts (>= 1 after the shift by the largest term; 0 only where no path exists)
+        m = xp.max(gamma, axis=2, keepdims=True)
+        gamma -= xp.where(xp.isfinite(m), m, 0.0)
+        w = xp.exp(gamma)
+        del gamma
+        total = xp.sum(w, axis=2, keepdims=True)
+        t_live = live[:, :n_batch, ...]
+        w = xp.where(t_live, w / xp.where(total > 0.0, total, 1.0), 0.0)
+        # each class's total: blanks summed into slot S + 1, labels by runs (see _class_map)
+        blanks = xp.sum(w[..., 0::2], axis=2, keepdims=True)
+        runs = _take(xp, w, _flat_index(xp, odd, b - a, n_states))
+        del w
+        for d, same in masks:
+            # position i adds position i + d where both hold the same label
+            runs = xp.concat([runs[..., : width - d] + xp.where(same, runs[..., d:], 0.0), runs[..., width - d:]], axis=2)
+        runs = xp.concat([runs, xp.zeros((b - a, n_batch, 1), dtype=dtype, device=dev), blanks], axis=2)
+        block = _take(xp, runs, _flat_index(xp, pick, b - a, width + 2))
+        block *= xp.where(t_live, factor, 0.0)
         grad = _set_rows(xp, grad, a, b, block)
     if not batched:
         grad = xp.reshape(grad, (n_time, n_classes))
