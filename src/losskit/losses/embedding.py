@@ -27,6 +27,8 @@ gradient that disagrees with its own values for ``0 < ||x|| < eps``; see the dev
 ``dn/dx1 = dn/dd`` and ``dn/dx2 = -dn/dd``. ``d`` is ``(x1 - x2) + eps`` from the exact
 ``x1 - x2`` (:func:`two_sum`), rounded once where ``x1 - x2`` nearly cancels ``eps``; the
 ratios ``|d_i| / n`` are taken from the scaled entries, since ``n`` may be a rounded subnormal.
+For ``p = 2`` the plain ``fl(fl(x1 - x2) + eps)`` is used wherever it is provably within a few
+ulp (``_plain_distance``), and not kept: backward recomputes it in its own output array.
 
 ``cosine_embedding_loss``: ``cos = x1.x2 / sqrt((|x1|^2 + E)(|x2|^2 + E))`` with torch's
 ``E = float32(1e-12)`` for every dtype (ATen's ``EPSILON``), computed as
@@ -45,11 +47,15 @@ argument; torch's ``clamp_min`` passes the gradient at ``z = 0``), ``dl/dd_neg =
 split as torch's ``minimum`` does: all to the smaller, half each on a tie. ``z`` is computed
 as ``(d_pos - d_neg) + margin``: equal distances cancel exactly (torch's ``margin + d_pos -
 d_neg`` loses the margin to rounding when the distances are large, e.g. ``1e30``).
+``triplet_margin_loss`` is one op (the distances and this margin): the anchor's gradient is
+then formed once from the two others', each a fresh array.
 """
 
 from __future__ import annotations
 
 import math
+
+import array_api_compat
 
 from .. import _array, _checks, _reduction
 from ._compensated import two_diff, two_sum
@@ -133,6 +139,14 @@ def pnorm_grad(xp, d, n, p):
 # --- pairwise_distance ----------------------------------------------------------------------------
 
 
+def _dot(xp, a, b, axis):
+    """``sum(a * b)`` along ``axis`` (removed): one pass with no product array (``vecdot``), except
+    on JAX, whose default float32 dot product rounds its inputs to TF32 or bfloat16 on GPU and TPU."""
+    if array_api_compat.is_jax_namespace(xp):
+        return xp.sum(a * b, axis=axis)
+    return xp.vecdot(a, b, axis=axis - a.ndim if axis >= 0 else axis)  # the standard: axis < 0
+
+
 def _plain_sum_squares(xp, x, axis=-1):
     """``sum x_i^2`` along ``axis`` (kept), or None where that plain sum could have
     overflowed or lost terms to underflow in some row (then a scaled path runs).
@@ -141,15 +155,42 @@ def _plain_sum_squares(xp, x, axis=-1):
     precision), so a sum of ``D`` squares of at least ``4 D tiny`` has lost under a quarter of
     an ulp to underflow; a finite sum had no overflowing (or nan) term.
     """
-    ss = xp.sum(x * x, axis=axis, keepdims=True)
+    ss = xp.expand_dims(_dot(xp, x, x, axis), axis=axis)
     floor = 4.0 * x.shape[axis] * float(xp.finfo(x.dtype).smallest_normal)
     if not _checks.all_true((ss >= floor) & (ss < math.inf)):
         return None
     return ss
 
 
+def _plain_distance(xp, x1, x2, eps):
+    """``(d, n)`` for ``p = 2`` with ``d = fl(fl(x1 - x2) + eps)`` and ``n`` its kept norm from a
+    plain sum of squares, or None where that is not known to be within a few ulp in every row.
+
+    ``d`` is off by at most ``u (|x1 - x2| + |d|)`` per entry (``u`` the unit roundoff), so ``n``
+    by ``u (||x1 - x2|| + ||d||) <= u (2 n + |eps| sqrt(D))``: a few ulp wherever
+    ``n >= 4 |eps| sqrt(D)``. Elsewhere ``x1 - x2`` nearly cancels ``eps`` in the whole row
+    and the exact difference (:func:`two_diff`) is needed. Two passes and one vector dot product
+    against the nine passes of the exact difference and the squares.
+    """
+    if x1.ndim == 0 and x2.ndim == 0:
+        return None
+    d = x1 - x2
+    if d.shape[-1] == 0:
+        return None
+    d += eps
+    ss = xp.expand_dims(_dot(xp, d, d, -1), axis=-1)
+    floor = max(4.0 * d.shape[-1] * float(xp.finfo(d.dtype).smallest_normal), 16.0 * eps * eps * d.shape[-1])
+    if not _checks.all_true((ss >= floor) & (ss < math.inf)):
+        return None
+    return d, xp.sqrt(ss)
+
+
 def _pairwise_fwd(xp, inputs, p, eps, keepdim):
     x1, x2 = inputs
+    plain = _plain_distance(xp, x1, x2, eps) if p == 2.0 else None
+    if plain is not None:  # d is a temporary: backward recomputes it in its own output array
+        n = plain[1]
+        return (n if keepdim else xp.squeeze(n, axis=-1)), ((x1, x2, eps), n, False, True)
     hi, lo = two_diff(xp, x1, x2)
     # x1 - x2 + eps rounded once where x1 - x2 nearly cancels eps (lo is nan where hi is not
     # finite, a row the fast norm below declines and the general path recomputes)
@@ -174,11 +215,26 @@ def _pairwise_fwd(xp, inputs, p, eps, keepdim):
 
 
 def _pairwise_bwd(xp, res, g, needs, p, eps, keepdim):
+    gd = _distance_grad(xp, res, g, p, keepdim)
+    return (gd if needs[0] else None, -gd if needs[1] else None)
+
+
+def _distance_grad(xp, res, g, p, keepdim):
+    """``g dn/dx1`` (a fresh array; ``dn/dx2`` is its negative) from the forward's residuals."""
     d, n, scalar, fast = res
     if scalar:
         g = xp.reshape(g, (1,))
     elif not keepdim:
         g = xp.expand_dims(g, axis=-1)
+    if isinstance(d, tuple):  # the plain distance's (x1, x2, eps): d again, in the output array
+        x1, x2, eps = d
+        d = x1 - x2
+        d += eps
+        row = g / n
+        if row.dtype == d.dtype and _checks.all_true(xp.abs(row) < math.inf):
+            d *= row
+            return d
+        return (d / n) * g
     if fast:  # n > 0 is a normal number: dn/dd = d / n
         row = g / n
         gd = d * row if _checks.all_true(xp.abs(row) < math.inf) else (d / n) * g
@@ -186,7 +242,7 @@ def _pairwise_bwd(xp, res, g, needs, p, eps, keepdim):
         gd = g * pnorm_grad(xp, d, n, p)
     if scalar:
         gd = xp.reshape(gd, ())
-    return (gd if needs[0] else None, -gd if needs[1] else None)
+    return gd
 
 
 pairwise_distance = Op("NormBackward1", _pairwise_fwd, _pairwise_bwd, (0, 1))
@@ -230,7 +286,8 @@ def _cosine_similarity_fwd(xp, inputs, axis, eps):
     norms = _plain_norms(xp, x1, x2, axis, eps)
     if norms is not None:
         n1, n2 = norms
-        c = (xp.sum(x1 * x2, axis=axis) / xp.squeeze(n1, axis=axis)) / xp.squeeze(n2, axis=axis)
+        dot = _dot(xp, x1, x2, axis)
+        c = (dot / xp.squeeze(n1, axis=axis)) / xp.squeeze(n2, axis=axis)
         return c, (True, x1, n1, x2, n2, c, axis, scalar)
     u1, r1, s1, c1 = _unit(xp, x1, axis, eps)
     u2, r2, s2, c2 = _unit(xp, x2, axis, eps)
@@ -303,7 +360,7 @@ def _cosine_embedding_fwd(xp, inputs, margin, reduction):
     x1, x2, y = inputs
     w1, a1, r1 = _eps_scaled(xp, x1)
     w2, a2, r2 = _eps_scaled(xp, x2)
-    cos = xp.sum(w1 * w2, axis=-1) * xp.squeeze(a1 * a2, axis=-1)
+    cos = _dot(xp, w1, w2, -1) * xp.squeeze(a1 * a2, axis=-1)
     pos, neg = _label_masks(xp, y)
     if _checks.all_true(xp.logical_not(pos) | (cos <= 0.5)):
         one_minus_cos = 1.0 - cos  # no cancellation: within an ulp or two of 1 - cos
@@ -311,8 +368,9 @@ def _cosine_embedding_fwd(xp, inputs, margin, reduction):
         # 1 - cos = (|u1 - u2|^2 + E / r1^2 + E / r2^2) / 2 with u = x / r (so |u|^2 = 1 - E / r^2):
         # a sum of non-negative terms, exact for x1 = x2, where 1 - cos would round to 0 or an ulp.
         e1, e2 = xp.squeeze(SQRT_EPSILON / r1, axis=-1), xp.squeeze(SQRT_EPSILON / r2, axis=-1)
-        apart = w1 * a1 - w2 * a2
-        one_minus_cos = 0.5 * (xp.sum(apart * apart, axis=-1) + (e1 * e1 + e2 * e2))
+        apart = w1 * a1
+        apart -= w2 * a2
+        one_minus_cos = 0.5 * (_dot(xp, apart, apart, -1) + (e1 * e1 + e2 * e2))
     hinge = cos - margin
     loss = xp.where(pos, one_minus_cos, 0.0) + xp.where(neg, xp.clip(hinge, min=0.0), 0.0)
     slope = xp.astype(neg & (hinge >= 0.0), cos.dtype) - xp.astype(pos, cos.dtype)
@@ -325,7 +383,14 @@ def _cosine_embedding_bwd(xp, res, g, needs, margin, reduction):
     c = xp.expand_dims(cos, axis=-1)
 
     def grad(w, a, r, w_other, a_other):  # gc (x_other / r_other - c x / r) / r, per-row factors first
-        g = w_other * ((gc * a_other) / r)
+        f = (gc * a_other) / r
+        k = (c * a) / a_other
+        if _checks.all_true(xp.isfinite(f) & xp.isfinite(k)):
+            g = w * -k  # (w_other - k w) f: one fresh array updated in place, no temporary
+            g += w_other
+            g *= f
+            return g
+        g = w_other * f
         g -= w * ((gc * c * a) / r)
         return g
 
@@ -373,5 +438,48 @@ triplet_margin = _named(
     {"none": "ClampMinBackward0", "mean": "MeanBackward0", "sum": "SumBackward0"},
     _triplet_fwd,
     _triplet_bwd,
+    (0, 1, 2),
+)
+
+
+# --- triplet_margin_loss: the distances and the margin in one op -----------------------------------
+
+
+def _triplet_loss_fwd(xp, inputs, margin, p, eps, swap, reduction):
+    anchor, positive, negative = inputs
+    pairs = ((anchor, positive), (anchor, negative)) + (((positive, negative),) if swap else ())
+    distances, residuals = [], []
+    for x1, x2 in pairs:
+        d, res = _pairwise_fwd(xp, (x1, x2), p, eps, False)
+        distances.append(d)
+        residuals.append(res)
+    if not swap:
+        distances.append(None)
+    value, res = _triplet_fwd(xp, tuple(distances), margin, reduction)
+    return value, (residuals, res)
+
+
+def _triplet_loss_bwd(xp, res, g, needs, margin, p, eps, swap, reduction):
+    (res_pos, res_neg, *res_swap), res_margin = res
+    g_pos, g_neg, g_swap = _triplet_bwd(xp, res_margin, g, (True, True, swap), margin, reduction)
+    # each distance's gradient is computed once, as the fresh gradient of its second argument
+    # (-g scales a row, not the data): the anchor's is minus their sum
+    g_p = _distance_grad(xp, res_pos, -g_pos, p, False)
+    g_n = _distance_grad(xp, res_neg, -g_neg, p, False)
+    g_a = None
+    if needs[0]:
+        g_a = -g_p  # the sum of both distances' gradients (zeros keep torch's signs)
+        g_a -= g_n
+    if swap and (needs[1] or needs[2]):
+        g_s = _distance_grad(xp, res_swap[0], g_swap, p, False)  # d(positive, negative)
+        g_p += g_s
+        g_n -= g_s
+    return g_a, g_p if needs[1] else None, g_n if needs[2] else None
+
+
+triplet_margin_loss = _named(
+    {"none": "ClampMinBackward0", "mean": "MeanBackward0", "sum": "SumBackward0"},
+    _triplet_loss_fwd,
+    _triplet_loss_bwd,
     (0, 1, 2),
 )
