@@ -35,6 +35,7 @@ from .autograd import (
     value_and_grad,
     where,
 )
+from ._blocks import get_num_threads, set_num_threads
 from .functional import logsumexp, log_softmax, sigmoid, softmax
 from .parts import mean_parts
 from .random import manual_seed
@@ -49,6 +50,7 @@ __all__ = [
     "enable_grad",
     "exp",
     "functional",
+    "get_num_threads",
     "grad",
     "is_grad_enabled",
     "log",
@@ -65,6 +67,7 @@ __all__ = [
     "optim",
     "reshape",
     "set_grad_enabled",
+    "set_num_threads",
     "sigmoid",
     "softmax",
     "sqrt",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from .._blocks import map_rows
 from .._array import device, exp_own, is_numpy_namespace, sum_excluding, take_along_axis
 from ._op import Op
 
@@ -30,6 +31,13 @@ def _softmax_terms(xp, x, axis):
         return _softmax_terms_masked(xp, x, axis)
     if x.shape[axis] == 0:
         return None
+    if axis % x.ndim == 0:
+        return _softmax_terms_argmax(xp, x, axis)
+    # rows are independent: on large NumPy arrays, blocks of rows on every core
+    return map_rows(xp, lambda rows: _softmax_terms_argmax(xp, rows, axis), (x,))
+
+
+def _softmax_terms_argmax(xp, x, axis):
     # NumPy runs one pass per call: one maximum per row, found by argmax, contributes exactly 1
     # (exp(0)) and is summed apart by a one-element scatter, so that 1 + tiny keeps the tiny
     # digits; other entries equal to the maximum count 1 each in the rest.

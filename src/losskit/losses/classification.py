@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 
 from .. import _array, _reduction
+from .._blocks import map_rows
 from ._op import Op
 from .activations import _softmax_terms, log_softmax_forward
 
@@ -147,9 +148,15 @@ def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabi
     # a = A = w_t at the target class only: s w_t expm1(log p_t) there, s w_t p = s w_t e exp(-r)
     # elsewhere: one pass over e with a per-row factor, then one entry per row.
     sw = s * w_t
-    gz = e * xp.astype(xp.expand_dims(sw * xp.exp(-r_rows), axis=axis), e.dtype)  # (g may be wider)
+    factor = xp.astype(xp.expand_dims(sw * xp.exp(-r_rows), axis=axis), e.dtype)  # (g may be wider)
     at_target = xp.astype(xp.expand_dims(sw * xp.expm1(logp_t), axis=axis), e.dtype)
-    return _array.put_along_axis(xp, gz, target, at_target, axis), None, None
+
+    def rows(e, factor, target, at_target):
+        return (_array.put_along_axis(xp, e * factor, target, at_target, axis),)
+
+    if e.ndim < 2:
+        return rows(e, factor, target, at_target)[0], None, None
+    return map_rows(xp, rows, (e, factor, target, at_target))[0], None, None
 
 
 def _ce_probabilities_fwd(xp, z, target, weight, reduction, label_smoothing):
