@@ -93,6 +93,18 @@ class _NumpyNamespace:
         return np.min(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
+    def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:
+        # array_api_compat's NumPy clip copies, selects through boolean masks and returns a view
+        # (which the engine would copy again as a gradient): np.clip is one pass into a fresh array
+        if type(x) is np.ndarray and x.dtype.kind == "f" and all(
+            b is None or type(b) in (int, float) for b in (min, max)
+        ):
+            if min is None and max is None:
+                return x.copy()
+            return np.clip(x, min, max)
+        return array_api_compat.numpy.clip(x, min=min, max=max)
+
+    @staticmethod
     def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Any:
         if device not in (None, "cpu"):
             return array_api_compat.numpy.ones_like(x, dtype=dtype, device=device)  # its error

@@ -81,28 +81,29 @@ def test_training_memory_stays_flat_over_ten_thousand_steps(collector_off):
 
 def test_backward_frees_the_saved_values_while_the_result_is_alive(traced):
     # The graph holds x * 2 (8 MB, an input of the loss node, alive while loss is) and the loss's
-    # saved exp(-|x|) (8 MB); backward frees the latter and adds x.grad (8 MB).
+    # saved exp(2x - max) (8 MB); backward frees the latter and adds x.grad (8 MB).
     x = losskit.tensor(np.ones(MB), dtype="float64", requires_grad=True)
-    y = np.zeros(MB)
     before = traced()
-    loss = F.binary_cross_entropy_with_logits(x * 2.0, y)
+    loss = F.cross_entropy(x * 2.0, np.array(0))  # one sample of MB classes
     with_graph = traced() - before
     assert with_graph >= 16 * MB
     loss.backward()
     after = traced() - before
     assert after - x.grad.data.nbytes <= with_graph - 8 * MB + 64 * 1024, (with_graph, after)
-    assert loss.item() == pytest.approx(math.log1p(math.exp(2.0)), rel=1e-15)  # softplus(2) at y = 0
+    assert loss.item() == pytest.approx(math.log(MB), rel=1e-15)  # uniform over MB classes
 
 
 def test_retain_graph_keeps_the_saved_values_for_a_second_backward(traced):
     x = losskit.tensor(np.ones(MB), dtype="float64", requires_grad=True)
-    loss = F.binary_cross_entropy_with_logits(x * 2.0, np.zeros(MB))  # saves exp(-|2x|), 8 MB
+    loss = F.cross_entropy(x * 2.0, np.array(0))  # saves exp(2x - max), 8 MB
     loss.backward(retain_graph=True)
     kept = traced()
     loss.backward()
-    # d/dx mean(softplus(2x)) = 2 sigmoid(2x) / n per backward; two of them
-    np.testing.assert_allclose(x.grad.data, np.full(MB, 4.0 / (1.0 + math.exp(-2.0)) / MB), rtol=1e-14)
     assert traced() < kept - 4 * MB  # the second backward, not retaining, freed them
+    # d/dx CE(2x, 0) = 2 (softmax - onehot_0) = 2 (1/n - [i = 0]) per backward; two of them
+    expected = np.full(MB, 4.0 / MB)
+    expected[0] -= 4.0
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12)
     with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph=True"):
         loss.backward()
 

@@ -30,28 +30,64 @@ X_CLAMP = 3.7200759760208356e-44
 
 def _bce_fwd(xp, inputs, reduction):
     x, y, w = inputs
-    log_x = xp.maximum(xp.log(x), LOG_CLAMP)
-    log_1mx = xp.maximum(xp.log1p(-x), LOG_CLAMP)
-    # The weight joins y before the logs: w (y log x) loses a subnormal y log x that w y log x keeps.
-    wy, w1y = (y, 1.0 - y) if w is None else (w * y, w * (1.0 - y))
-    loss = -(wy * log_x + w1y * log_1mx)
-    return _reduction.reduce(xp, loss, reduction), (x, y, w, log_x, log_1mx)
+    interior = _interior(xp, x)
+    # -(w y log x + w (1 - y) log(1 - x)) = w (y - 1) log(1 - x) - w y log x with the same
+    # roundings (y - 1 = -(1 - y)), in place on fresh arrays, one log at a time (memory). The
+    # weight joins y before the logs: w (y log x) loses a subnormal y log x that (w y) log x keeps.
+    log_1mx = xp.log1p(-x)
+    if not interior:  # no clamp is active inside: a pass saved there
+        log_1mx = xp.maximum(log_1mx, LOG_CLAMP)
+    loss = y - 1.0 if w is None else w * (y - 1.0)
+    loss *= log_1mx
+    wy = y if w is None else w * y
+    if interior:
+        del log_1mx
+        log_x = xp.log(x)
+        log_x *= wy
+        loss -= log_x
+        del log_x
+        res = (x, y, w, interior, None, None)  # backward's interior path needs no log
+    else:
+        log_x = xp.maximum(xp.log(x), LOG_CLAMP)
+        loss -= wy * log_x
+        res = (x, y, w, interior, log_x, log_1mx)
+    return _reduction.reduce(xp, loss, reduction), res
 
 
 def _bce_bwd(xp, res, g, needs, reduction):
-    x, y, w, log_x, log_1mx = res
+    x, y, w, interior, log_x, log_1mx = res
     scale = _reduction.scale(xp, g, reduction, size=_array.size(x))
     if w is not None:
         scale = scale * w
     gx = gy = None
-    if needs[0] and _interior(xp, x):
-        # Fast path, the same formula as the general one where both logs are live and
-        # num / x cannot overflow, in three in-place passes instead of a dozen selects.
-        gx = x - y
-        gx /= 1.0 - x
-        gx /= x
-        gx = _reduction.apply_scale(gx, scale)
-    elif needs[0]:
+    if interior:
+        # The general formulas below where both logs are live and nothing overflows, without
+        # selects, in place on fresh arrays, three arrays of x's size at a time (memory).
+        if needs[1]:
+            # log(1 - x) - log(x) = sign(1 - 2x) log1p(|1 - 2x| / min(x, 1 - x)): 1 - 2x is exact
+            # from x = 1/4 up, and 1 - x from x = 1/2 up (below, min is x); the ratio is at least
+            # 2 where 1 - 2x is rounded, so log1p keeps its digits everywhere, also near x = 1/2
+            # where the difference of logs cancels.
+            smaller = xp.minimum(x, 1.0 - x)
+            one_minus_2x = x * -2.0
+            one_minus_2x += 1.0
+            ratio = xp.abs(one_minus_2x)
+            ratio /= smaller
+            del smaller
+            log_ratio = xp.log1p(ratio)
+            del ratio
+            gy = xp.copysign(log_ratio, one_minus_2x)
+            del log_ratio, one_minus_2x
+            gy = _reduction.apply_scale(gy, scale)
+        if needs[0]:
+            one_minus_x = 1.0 - x
+            gx = x - y
+            gx /= one_minus_x
+            del one_minus_x
+            gx /= x
+            gx = _reduction.apply_scale(gx, scale)
+        return gx, gy, None
+    if needs[0]:
         # Where the clamp is active, that term's derivative is 0.
         live_x = (log_x > LOG_CLAMP) | ((log_x == LOG_CLAMP) & (x > X_CLAMP))
         live_1mx = log_1mx > LOG_CLAMP
@@ -86,42 +122,53 @@ binary_cross_entropy = Op("BinaryCrossEntropyBackward0", _bce_fwd, _bce_bwd, (0,
 
 def _bce_logits_fwd(xp, inputs, reduction):
     x, y, w, pos_weight = inputs
-    e = xp.exp(-xp.abs(x))
-    # softplus(+-x) = max(+-x, 0) + log1p(e): one log1p for both, and max(-x, 0) = max(x, 0) - x
-    # exactly. In place on fresh arrays: fewer passes and allocations (the public layer makes y
-    # of x's shape and dtype, and the weights broadcast to it without enlarging it).
-    log1p_e = xp.log1p(e)
+    # softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)): one log1p for both, and max(-x, 0) =
+    # max(x, 0) - x exactly. In place on fresh arrays, three of x's size at a time (the public
+    # layer makes y of x's shape and dtype, and the weights broadcast to it without enlarging it).
+    e = xp.abs(x)
+    e *= -1.0
+    log1p_e = xp.log1p(xp.exp(e))
+    del e
     sp_pos = xp.maximum(x, 0.0)
-    sp_neg = sp_pos - x
-    sp_pos += log1p_e  # -log(1 - sigmoid(x))
-    sp_neg += log1p_e  # -log(sigmoid(x))
+    loss = sp_pos - x
+    loss += log1p_e  # softplus(-x) = -log(sigmoid(x))
+    sp_pos += log1p_e  # softplus(x) = -log(1 - sigmoid(x))
     del log1p_e
-    loss = y * sp_neg if pos_weight is None else (pos_weight * y) * sp_neg
+    # Residuals: softplus(-x) only where the target's gradient needs it (the sigmoids follow from x
+    # in backward: nothing to keep).
+    sp_neg = None if pos_weight is None else xp.asarray(loss, copy=True)
+    if pos_weight is None:
+        loss *= y
+    else:
+        loss = (pos_weight * y) * loss
     sp_pos *= 1.0 - y
     loss += sp_pos
     del sp_pos
     if w is not None:
         loss = loss * w
-    # Residuals: e (the sigmoids follow from it in backward), and softplus(-x) only where the
-    # target's gradient needs it.
-    res = (x, y, w, pos_weight, e, None if pos_weight is None else sp_neg)
-    return _reduction.reduce(xp, loss, reduction), res
+    return _reduction.reduce(xp, loss, reduction), (x, y, w, pos_weight, sp_neg)
 
 
 def _bce_logits_bwd(xp, res, g, needs, reduction):
-    x, y, w, pos_weight, e, sp_neg = res
+    x, y, w, pos_weight, sp_neg = res
     scale = _reduction.scale(xp, g, reduction, size=_array.size(y))
     if w is not None:
         scale = scale * w
     gx = gy = None
     if needs[0]:
-        # (1 - y) sigmoid(x) - p y sigmoid(-x), each sigmoid from e without cancellation.
-        inv = 1.0 / (1.0 + e)
-        small = e * inv  # the smaller of the two sigmoids
-        pos = x >= 0
-        s_neg = xp.where(pos, small, inv)
-        gx = xp.where(pos, inv, small)
-        del inv, small
+        # (1 - y) sigmoid(x) - p y sigmoid(-x), each sigmoid without cancellation and without a
+        # select (np.where costs about five arithmetic passes): sigmoid(x) = E1 / (1 + E1 E2),
+        # sigmoid(-x) = E2 / (1 + E1 E2) with E1 = exp(min(x, 0)), E2 = exp(-max(x, 0)), one of
+        # them 1 (E1 E2 = exp(-|x|)).
+        s_neg = xp.maximum(x, 0.0)
+        s_neg *= -1.0
+        s_neg = xp.exp(s_neg)
+        gx = xp.exp(xp.minimum(x, 0.0))
+        den = gx * s_neg
+        den += 1.0
+        gx /= den
+        s_neg /= den
+        del den
         gx *= 1.0 - y
         s_neg *= y if pos_weight is None else pos_weight * y
         gx -= s_neg

@@ -20,7 +20,8 @@ swapped for ``x < 0``)::
     log q     = log d - log1p(e),   log d = log1p(b expm1(-|x|)) where d >= 1/2, log(d) below,
                                           and exactly -|x| for a hard target on the wrong side
                                           (a = 0), where d = e may underflow
-    q^gamma   = q ** gamma where q is a normal number, exp(gamma log q) where it underflows
+    q^gamma   = q ** gamma where q is a normal number, exp(gamma log q) where it underflows;
+                for gamma >= 1, q ** gamma everywhere (then q^gamma <= q: it underflows with q)
 
 ``ce`` comes from softplus, exact for large ``|x|`` (torch's ``ce`` at ``x = -40, t = 0`` is 0,
 the exact value 4.2e-18).
@@ -37,6 +38,8 @@ Written with ``q^gamma`` times ``d log q``, the factor ``q^(gamma - 1)`` that is
 ``q = 0`` for ``0 < gamma < 1`` never appears: ``r <= max(s, s') <= 1`` and ``ce / d <= 2|x| + 2``
 are bounded, so the gradient is finite everywhere. Where ``d`` underflows to 0 (``a = 0``, ``e``
 below the smallest subnormal) the limits are taken: ``r = 1`` and ``ce / d = log1p(e)/e = 1``.
+For ``gamma >= 1``, ``F r = q^(gamma - 1) s s'`` and ``F / d = q^(gamma - 1) / (1 + e)`` need
+neither a division by ``d`` nor a limit.
 ``gamma = 0`` is the alpha-weighted binary cross entropy with logits (``F = 1``).
 
 Multi-class focal loss (the seeds' ``FocalLoss``)
@@ -76,7 +79,8 @@ from .classification import _ce_bwd, _ce_fwd
 
 
 def _modulating_factor(xp, x, e, a, b, d, gamma):
-    """``q^gamma`` for ``q = d / (1 + e)``, exact also where ``q`` underflows."""
+    """``q^gamma`` for ``q = d / (1 + e)``, exact also where ``q`` underflows (for ``gamma < 1``;
+    from ``gamma = 1`` up ``q**gamma`` is, see ``_sfl_fwd``)."""
     q = d / (1.0 + e)
     ax = xp.abs(x)
     near_one = d >= 0.5
@@ -91,70 +95,123 @@ def _modulating_factor(xp, x, e, a, b, d, gamma):
 
 def _sfl_fwd(xp, inputs, alpha, gamma, reduction):
     x, t = inputs
-    e = xp.exp(-xp.abs(x))
     t1 = 1.0 - t
-    # softplus(+-x) = max(+-x, 0) + log1p(e), one log1p for both; max(-x, 0) = max(x, 0) - x
-    # exactly. In place on fresh arrays (t has x's shape and dtype: the public layer checks it).
-    log1p_e = xp.log1p(e)
-    sp_pos = xp.maximum(x, 0.0)
-    ce = sp_pos - x
-    ce += log1p_e
-    ce *= t
-    sp_pos += log1p_e
-    del log1p_e
-    sp_pos *= t1
-    ce += sp_pos  # t1 softplus(x) + t softplus(-x)
-    del sp_pos
-    pos = x >= 0
-    a = xp.where(pos, t1, t)  # weight of the sigmoid that is >= 1/2
-    b = xp.where(pos, t, t1)
-    d = a + b * e  # (1 - p_t)(1 + e), without cancellation
-    f = None if gamma == 0 else _modulating_factor(xp, x, e, a, b, d, gamma)
-    alpha_t = alpha * t + (1.0 - alpha) * t1 if alpha >= 0 else None
-    loss = ce
-    if f is not None:
-        loss = loss * f
-    if alpha_t is not None:
-        loss = alpha_t * loss
-    # The sigmoids are formed in backward from e: two arrays fewer to keep.
-    res = (x, t, t1, e, pos, d, ce, f, alpha_t, _array.size(loss))
+    # Without a select (np.where costs about five arithmetic passes): with E1 = exp(min(x, 0)) and
+    # E2 = exp(-max(x, 0)), one of them 1, e = E1 E2 = exp(-|x|), and the sigmoids are
+    # s = E1 / (1 + e), s' = E2 / (1 + e), each with a relative error of a few roundings.
+    relu = xp.maximum(x, 0.0)
+    neg_part = xp.minimum(x, 0.0)  # -max(-x, 0)
+    e1 = xp.exp(neg_part)
+    e2 = xp.exp(-relu)
+    e = e1 * e2
+    # ce = t1 softplus(x) + t softplus(-x) with softplus(+-x) = max(+-x, 0) + log1p(e) and t1 + t = 1:
+    # nonnegative terms, in place.
+    ce = relu
+    ce *= t1
+    neg_part *= t
+    ce -= neg_part
+    del neg_part
+    ce += xp.log1p(e)
+    d = t1 * e1
+    d += t * e2  # (1 - p_t)(1 + e) = t1 E1 + t E2, without cancellation
+    q = f = None
+    if gamma >= 1:
+        # q^gamma straight from q: where q is subnormal, q^gamma <= q, and its error (gamma
+        # q^(gamma - 1) <= gamma times that of q) stays below a unit in the last place.
+        q = d / (1.0 + e)
+        d = None  # backward needs only q
+        loss = q**gamma
+        loss *= ce
+    elif gamma > 0:
+        pos = x >= 0
+        # the weights of the larger and the smaller sigmoid
+        f = _modulating_factor(xp, x, e, xp.where(pos, t1, t), xp.where(pos, t, t1), d, gamma)
+        loss = f * ce
+    else:
+        loss = ce
+    del e
+    alpha_t = None
+    if alpha >= 0:
+        alpha_t = alpha * t
+        alpha_t += (1.0 - alpha) * t1
+        if loss is ce:
+            loss = loss * alpha_t
+        else:
+            loss *= alpha_t  # a fresh array (t has x's shape and dtype: the public layer checks it)
+    # The sigmoids are formed in backward from E1, E2: arrays fewer to keep (d and f only for
+    # gamma < 1).
+    res = (x, t, e1, e2, d, q, ce, f, alpha_t, _array.size(loss))
     return _reduction.reduce(xp, loss, reduction), res
 
 
 def _sfl_bwd(xp, res, g, needs, alpha, gamma, reduction):
-    x, t, t1, e, pos, d, ce, f, alpha_t, size = res
+    x, t, e1, e2, d, q, ce, f, alpha_t, size = res
     w = _reduction.scale(xp, g, reduction, size=size)
-    if f is not None:
-        w = w * f
-    wa = w if alpha_t is None else w * alpha_t
-    live = d > 0
-    safe_d = xp.where(live, d, 1.0)
-    # gamma multiplies last: gamma ce overflows for logits near the dtype's maximum (and times
-    # r = 0 gives nan) where the gradient does not; w a_t ce could underflow, so not that first.
+    # dl/dx = w a_t [F dce/dx + ce dF/dx], dF/dx = gamma F (1 - 2t) r, dF/dt = gamma F c / d (r = s s'
+    # / q; see the module's docstring). From gamma = 1 up F = q q^(gamma - 1) and F r = q^(gamma - 1)
+    # s s', F / d = q^(gamma - 1) / (1 + e): no division, and q^(gamma - 1) multiplies both terms.
+    # Below 1, r = e / ((1 + e) d), 1 / (1 + e) in the limit d = 0. r ce and s s' ce stay below 1
+    # (ce grows as |x| only where r and s s' fall as e^-|x|): gamma ce (1 - 2t) r cannot overflow,
+    # and w a_t multiplies last, once.
+    powered = None
+    if gamma > 1:
+        powered = q if gamma == 2 else q ** (gamma - 1.0)
+    if 0 < gamma < 1:
+        live = d > 0
+        safe_d = xp.where(live, d, 1.0)
     gx = gt = None
     if needs[0]:
-        inv = 1.0 / (1.0 + e)
-        small = e * inv  # the smaller sigmoid
-        gx = xp.where(pos, inv, small)  # sigmoid(x)
+        inv = e1 * e2
+        inv += 1.0
+        inv = 1.0 / inv  # 1 / (1 + e)
+        if 0 < gamma < 1:
+            k = xp.where(live, (e1 * e2) * inv / safe_d, inv)  # r
+        gx = e1 * inv  # sigmoid(x)
+        s_neg = e2 * inv
+        del inv  # (memory: four arrays of x's size at a time here)
+        if gamma >= 1:
+            k = gx * s_neg  # s s' = F r / q^(gamma - 1)
+        t1 = 1.0 - t
         gx *= t1
-        s_neg = xp.where(pos, small, inv)
-        del inv, small
+        del t1
         s_neg *= t
-        gx -= s_neg
+        gx -= s_neg  # dce/dx
         del s_neg
-        gx = wa * gx
         if gamma:
-            r = xp.where(live, e / ((1.0 + e) * safe_d), 1.0 / (1.0 + e))  # s s' / q
-            gx = gx + gamma * (wa * (ce * r * (1.0 - 2.0 * t)))
+            if gamma >= 1:
+                gx *= q
+            k *= ce
+            u = t * (-2.0 * gamma)
+            u += gamma
+            k *= u  # gamma (1 - 2t)
+            del u
+            gx += k
+            del k
+            factor = f if gamma < 1 else powered
+            if factor is not None:
+                gx *= factor
+        if alpha_t is not None:
+            gx *= alpha_t
+        gx = _reduction.apply_scale(gx, w)
     if needs[1]:
-        gt = wa * -x
+        e = e1 * e2
+        inv = 1.0 / (1.0 + e)
+        pos = x >= 0
+        wf = w if not gamma else w * (q**gamma if gamma >= 1 else f)  # w F
+        wfa = wf if alpha_t is None else wf * alpha_t
+        gt = wfa * -x
         if gamma:
             m = xp.expm1(-xp.abs(x))
             c = xp.where(pos, m, -m)  # (s' - s)(1 + e)
-            ce_d = xp.where(live, ce / safe_d, 1.0)
-            gt = gt + gamma * (wa * (ce_d * c))
+            if gamma >= 1:
+                f_d = inv if powered is None else powered * inv  # F / d
+                wa = w if alpha_t is None else w * alpha_t
+                gt = gt + gamma * (wa * (f_d * (ce * c)))
+            else:
+                ce_d = xp.where(live, ce / safe_d, 1.0)
+                gt = gt + gamma * (wfa * (ce_d * c))
         if alpha_t is not None:
-            gt = gt + (2.0 * alpha - 1.0) * (w * ce)
+            gt = gt + (2.0 * alpha - 1.0) * (wf * ce)
     return gx, gt
 
 

@@ -47,10 +47,16 @@ from __future__ import annotations
 
 import math
 
-from .. import _array, _reduction
+from .. import _array, _checks, _reduction
 from ._op import Op
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _all_finite(xp, a):
+    """Whether every element of ``a`` is known now to be finite (False where the values cannot be
+    read: traced or lazy arrays): a select that only non-finite values need can then be skipped."""
+    return _checks.concrete(a) and bool(xp.all(xp.isfinite(a)))
 
 
 # --- Poisson ----------------------------------------------------------------------------------
@@ -66,9 +72,16 @@ def _poisson_fwd(xp, inputs, reduction, log_input, full, eps):
         # Near 1, x + eps rounds eps away; x - 1 is exact there (Sterbenz), so log1p keeps it.
         near_one = xp.abs(x - 1.0) <= 0.5
         log_rate = xp.where(near_one, xp.log1p((x - 1.0) + eps), xp.log(rate))
-    # xlogy semantics: 0 * log(rate) = 0 where y = 0, unless the log is nan (rate < 0 or nan)
-    zero = (y == 0) & xp.logical_not(xp.isnan(log_rate))
-    loss = (rate if log_input else x) - xp.where(zero, 0.0, y * log_rate)
+    # xlogy semantics: 0 * log(rate) = 0 where y = 0, unless the log is nan (rate < 0 or nan).
+    # Only an infinite log makes y log(rate) differ from that (0 * inf): the select (as costly
+    # as ten multiplications in NumPy) only where there can be one.
+    y_log_rate = y * log_rate
+    zero = None
+    if not log_input or not _all_finite(xp, log_rate):
+        zero = (y == 0) & xp.logical_not(xp.isnan(log_rate))  # (backward's too, not log_input)
+        y_log_rate = xp.where(zero, 0.0, y_log_rate)
+    loss = (rate if log_input else x) - y_log_rate
+    del y_log_rate
     big = stirling_slope = None
     if full:
         big = xp.logical_not(y <= 1)  # torch's masked_fill(target <= 1, 0): a nan target stays nan
@@ -86,12 +99,12 @@ def _poisson_bwd(xp, res, g, needs, reduction, log_input, full, eps):
     gx = gy = None
     if needs[0]:
         if log_input:
-            gx = s * (rate - y)
+            gx = _reduction.apply_scale(rate - y, s)
         else:
             gx = s * (1.0 - y / xp.where(zero, 1.0, rate))  # y / (x + eps), 0 where y = 0
     if needs[1]:
         slope = -log_rate if stirling_slope is None else stirling_slope - log_rate
-        gy = s * slope
+        gy = _reduction.apply_scale(slope, s)
     return gx, gy
 
 
@@ -107,10 +120,14 @@ def _gaussian_fwd(xp, inputs, reduction, full, eps, unsqueeze):
     if scalar:
         var = xp.asarray(float(var), dtype=x.dtype, device=_array.device(x))
     v = xp.expand_dims(var, axis=-1) if unsqueeze else var
-    v = xp.clip(v, min=eps)  # torch clamps under no_grad: the gradient ignores the clamp
+    # torch clamps under no_grad: the gradient ignores the clamp. (maximum, not NumPy's clip
+    # through array-api-compat: a copy and boolean-mask assignments, ten passes for one.)
+    v = xp.maximum(v, xp.asarray(eps, dtype=v.dtype, device=_array.device(v)))
     d = x - y
     q = d / v
-    sq = xp.where(xp.isinf(q), (d * d) / v, d * q)
+    sq = d * q
+    if not _all_finite(xp, q):  # d q overflows where q does (tiny v): d (d / v) there
+        sq = xp.where(xp.isinf(q), (d * d) / v, sq)
     loss = 0.5 * (xp.log(v) + sq)
     if full:
         loss = loss + HALF_LOG_2PI
@@ -153,9 +170,16 @@ def _kl_fwd(xp, inputs, reduction, log_target, divisor):
         res = (x, ys, h, dead)
     else:
         dead = (y == 0) & xp.logical_not(xp.isnan(x))
-        log_y = xp.log(xp.where(dead, 1.0, y))
-        loss = y * xp.where(dead, 0.0, log_y - x)  # also 0 for x = -inf
-        res = (x, y, log_y, dead)
+        if _checks.concrete(dead) and not bool(xp.any(dead)):
+            # no zero target: the selects (each as costly as ten multiplications in NumPy) skipped
+            log_y = xp.log(y)
+            loss = log_y - x
+            loss *= y
+            res = (x, y, log_y, None)
+        else:
+            log_y = xp.log(xp.where(dead, 1.0, y))
+            loss = y * xp.where(dead, 0.0, log_y - x)  # also 0 for x = -inf
+            res = (x, y, log_y, dead)
     value = _reduction.reduce(xp, loss, reduction)
     if divisor is not None:
         value = value / divisor
@@ -179,7 +203,8 @@ def _kl_bwd(xp, res, g, needs, reduction, log_target, divisor):
             gx = -(s * y)
         if needs[1]:
             # log 0 = -inf: the one-sided derivative of y log y at 0
-            gy = s * (xp.where(dead, -math.inf, aux) + 1.0 - x)
+            log_y = aux if dead is None else xp.where(dead, -math.inf, aux)
+            gy = s * (log_y + 1.0 - x)
     return gx, gy
 
 

@@ -20,7 +20,7 @@ from .. import _array, _reduction
 from ._op import Op
 
 
-def _pointwise(name, value, slope, *, mean_over_weight):
+def _pointwise(name, value, slope, *, mean_over_weight, slope_scale=1.0):
     # Speed: the residuals are the inputs, not d: backward recomputes d = x - y (one pass) rather
     # than keeping an extra array of the loss's size alive, as torch does. ``value`` and ``slope``
     # form d themselves, the only holders of that fresh array, so that they may update it in place
@@ -41,6 +41,8 @@ def _pointwise(name, value, slope, *, mean_over_weight):
         if w is not None:
             gx = gx * w  # before the 1/n of 'mean', which could underflow a tiny slope times a huge w
         factor = _reduction.scale(xp, g, reduction, total, _array.size(gx))
+        if slope_scale != 1.0:
+            factor = factor * slope_scale  # a constant of the slope (a power of 2): one pass fewer
         gx = _reduction.apply_scale(gx, factor)
         return (gx if needs[0] else None, -gx if needs[1] else None, None)
 
@@ -67,10 +69,8 @@ def _square(xp, x, y, w):
     return wd
 
 
-def _twice(xp, x, y):
-    d = x - y
-    d *= 2.0
-    return d
+def _difference(xp, x, y):  # mse's slope 2 d, its 2 joining the reduction's scale
+    return x - y
 
 
 def _huber(xp, x, y, w, delta):
@@ -109,7 +109,8 @@ def _smooth_l1(xp, x, y, w, beta):  # (torch's smooth_l1_loss takes no weight: w
     q *= -0.5
     ad += q
     q *= -2.0
-    q /= beta
+    if beta != 1.0:  # (a pass saved for the default beta)
+        q /= beta
     ad *= q
     return ad
 
@@ -117,11 +118,12 @@ def _smooth_l1(xp, x, y, w, beta):  # (torch's smooth_l1_loss takes no weight: w
 def _smooth_l1_slope(xp, x, y, beta):
     # clip(d / beta, -1, 1), clipped first: beta / beta is exactly 1, and d / beta cannot overflow.
     s = xp.clip(x - y, min=-beta, max=beta)
-    s /= beta
+    if beta != 1.0:
+        s /= beta
     return s
 
 
 l1 = _pointwise("L1LossBackward0", _abs, _sign, mean_over_weight=True)
-mse = _pointwise("MseLossBackward0", _square, _twice, mean_over_weight=True)
+mse = _pointwise("MseLossBackward0", _square, _difference, mean_over_weight=True, slope_scale=2.0)
 huber = _pointwise("HuberLossBackward0", _huber, _huber_slope, mean_over_weight=False)
 smooth_l1 = _pointwise("SmoothL1LossBackward0", _smooth_l1, _smooth_l1_slope, mean_over_weight=False)
