@@ -28,13 +28,16 @@ gradient, already scaled by the reduction):
   as in torch). With ``a_ji = [j valid] [i not in S] [m_ji > 0]``:
   ``dl_n/dx_i = (1/C) (sum_j a_ji - sum_j [y_j = i] sum_k a_jk)``.
   Vectorised with no data-dependent shape: the first ``-1`` is a ``min`` over positions; the
-  terms are summed per target *class* ``c`` (weighted by how often ``c`` is a target), in
-  blocks of classes that keep the ``(N, block, C)`` margins in cache, never an ``(N, C, C)``
-  tensor; the gradient is accumulated in the same pass and kept as the residual.
+  terms are summed per target *class* ``c`` (weighted by how often ``c`` is a target: one
+  sort and one search, see ``_target_counts``), in blocks of rows that keep the
+  ``(block, C, C)`` margins in cache, never an ``(N, C, C)`` tensor; the gradient (counts of
+  active terms, summed by ``matmul``) is accumulated in the same pass and kept as the residual.
 * ``multi_margin``: ``z_i = margin - x[y] + x[i]``,
   ``l_n = (w_y / C) sum_{i != y} max(z_i, 0)^p``, ``p`` in {1, 2}. With
   ``h_i = [i != y] [z_i > 0] (1 if p == 1 else 2 z_i) w_y / C``:
-  ``dl_n/dx_i = h_i - [i = y] sum_k h_k``.
+  ``dl_n/dx_i = h_i - [i = y] sum_k h_k``. In blocks of rows (temporaries in cache), with the
+  hinge ``max(z, 0)`` times a 0/1 mask rather than selected (``where`` is slow on a random
+  mask), falling back to the select in a block whose sums are not finite.
 
 The last two use torch's strict ``> 0`` at their kinks (its loops add a term only when
 ``z > 0``); their ``m_ji`` and ``z_i`` are ``(x[i] + hi) + lo`` with ``hi + lo = margin - x[y]``
@@ -47,30 +50,38 @@ from __future__ import annotations
 
 import math
 
-from .. import _array, _reduction
-from ._compensated import two_sum
+from .. import _array, _checks, _reduction
+from ._compensated import two_diff, two_sum
 from ._op import Op
+from .embedding import _dot
 
 # --- pointwise: margin ranking, hinge embedding, soft margin -----------------------------------
 
 
 def _margin_ranking_fwd(xp, inputs, reduction, margin):
     x1, x2, y = inputs
-    d, d_err = two_sum(xp, x1, -x2)
+    d, d_err = two_diff(xp, x1, x2)
+    # two_sum's error, 0 where x1 - x2 overflows; the select (as costly as ten multiplications in
+    # NumPy) only where that is possible.
+    if not (_checks.concrete(d) and bool(xp.all(xp.isfinite(d)))):
+        d_err = xp.where(xp.isfinite(d), d_err, 0.0)
     # x1 - x2 = d + d_err exactly: margin - y d cancels exactly where u is near 0
     u = (margin - y * d) - y * d_err
     loss = xp.maximum(u, 0.0)
-    return _reduction.reduce(xp, loss, reduction), (y, d, u >= 0.0)
+    # the slope of max(u, 0) as a 0/1 array: a product, not a select, in backward
+    return _reduction.reduce(xp, loss, reduction), (y, d, xp.astype(u >= 0.0, u.dtype))
 
 
 def _margin_ranking_bwd(xp, res, g, needs, reduction, margin):
     y, d, active = res
-    s = xp.where(active, _reduction.scale(xp, g, reduction, size=_array.size(d)), 0.0)
-    gy_s = y * s
+    scale = _reduction.scale(xp, g, reduction, size=_array.size(d))
+    gy_s = y * active
+    gy_s = _reduction.apply_scale(gy_s, scale)
     return (
         -gy_s if needs[0] else None,
         gy_s if needs[1] else None,
-        xp.where(active, -d * s, 0.0) if needs[2] else None,  # no inf * 0 where x1 - x2 overflows
+        # no inf * 0 where x1 - x2 overflows
+        xp.where(active > 0.0, -d * (scale * active), 0.0) if needs[2] else None,
     )
 
 
@@ -97,8 +108,10 @@ hinge_embedding = Op("HingeEmbeddingLossBackward0", _hinge_fwd, _hinge_bwd, (0,)
 
 def _soft_margin_fwd(xp, inputs, reduction):
     x, y = inputs
-    z = -y * x
-    e = -xp.abs(z)
+    z = y * x
+    z *= -1.0  # -y x, in place
+    e = xp.abs(z)
+    e *= -1.0
     e = xp.exp(e)  # exp(-|z|)
     loss = xp.log1p(e)
     loss += xp.maximum(z, 0.0)  # softplus(z), as activations.softplus_from
@@ -107,10 +120,13 @@ def _soft_margin_fwd(xp, inputs, reduction):
 
 def _soft_margin_bwd(xp, res, g, needs, reduction):
     y, z, e = res
-    s = xp.where(z < 0.0, e, 1.0)
-    s /= 1.0 + e  # sigmoid(z) = exp(z) / (1 + exp(z)) for z < 0, 1 / (1 + exp(-z)) otherwise
-    s *= _reduction.scale(xp, g, reduction, size=_array.size(s))
-    return -y * s, None
+    # sigmoid(z) = exp(min(z, 0)) / (1 + exp(-|z|)): exp(z) / (1 + exp(z)) for z < 0, 1 / (1 +
+    # exp(-z)) otherwise, without a select (np.where costs about five arithmetic passes).
+    s = xp.exp(xp.minimum(z, 0.0))
+    s /= 1.0 + e
+    s *= y
+    s = _reduction.apply_scale(s, -_reduction.scale(xp, g, reduction, size=_array.size(s)))
+    return s, None
 
 
 soft_margin = Op("SoftMarginLossBackward0", _soft_margin_fwd, _soft_margin_bwd, (0,))
@@ -121,21 +137,28 @@ soft_margin = Op("SoftMarginLossBackward0", _soft_margin_fwd, _soft_margin_bwd, 
 
 def _multilabel_soft_fwd(xp, inputs, reduction):
     x, y, w = inputs
-    a = xp.abs(x)
-    e = xp.exp(-a)
-    # y softplus(-x) + (1 - y) softplus(x) = log1p(e) + (y where x < 0, else 1 - y) |x|
-    # (softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)), one of the two maxima is 0)
-    per_class = xp.where(x < 0.0, y, 1.0 - y) * a
-    per_class += xp.log1p(e)
+    # y softplus(-x) + (1 - y) softplus(x) = (1 - y) max(x, 0) + y max(-x, 0) + log1p(exp(-|x|))
+    # (softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)), y + (1 - y) = 1): nonnegative terms, in
+    # place and without a select (np.where costs about five arithmetic passes).
+    per_class = xp.abs(x)
+    per_class *= -1.0
+    per_class = xp.log1p(xp.exp(per_class))
+    part = xp.maximum(x, 0.0)
+    part *= 1.0 - y
+    per_class += part
+    part = xp.minimum(x, 0.0)  # -max(-x, 0)
+    part *= y
+    per_class -= part
+    del part
     if w is not None:
         per_class = per_class * w
     n_classes = x.shape[-1]
     loss = xp.sum(per_class, axis=-1) / n_classes
-    return _reduction.reduce(xp, loss, reduction), (x, y, w, e, _array.size(loss))
+    return _reduction.reduce(xp, loss, reduction), (x, y, w, _array.size(loss))
 
 
 def _multilabel_soft_bwd(xp, res, g, needs, reduction):
-    x, y, w, e, size = res
+    x, y, w, size = res
     scale = _reduction.scale(xp, g, reduction, size=size)
     if reduction == "none":
         scale = xp.expand_dims(scale, axis=-1)
@@ -144,12 +167,22 @@ def _multilabel_soft_bwd(xp, res, g, needs, reduction):
         scale = scale * w
     gx = None
     if needs[0]:
-        inv = 1.0 + e
-        inv = 1.0 / inv
-        small = e * inv  # sigmoid(-|x|); inv is sigmoid(|x|)
-        nonneg = x >= 0.0
-        s_pos, s_neg = xp.where(nonneg, inv, small), xp.where(nonneg, small, inv)
-        gx = scale * ((1.0 - y) * s_pos - y * s_neg)
+        # (1 - y) sigmoid(x) - y sigmoid(-x), as binary._bce_logits_bwd: the sigmoids are
+        # E1 / (1 + E1 E2) and E2 / (1 + E1 E2) with E1 = exp(min(x, 0)), E2 = exp(-max(x, 0)).
+        s_neg = xp.maximum(x, 0.0)
+        s_neg *= -1.0
+        s_neg = xp.exp(s_neg)
+        gx = xp.exp(xp.minimum(x, 0.0))
+        den = gx * s_neg
+        den += 1.0
+        gx /= den
+        s_neg /= den
+        del den
+        gx *= 1.0 - y
+        s_neg *= y
+        gx -= s_neg
+        del s_neg
+        gx = _reduction.apply_scale(gx, scale)
     gy = -scale * x if needs[1] else None
     return gx, gy, None
 
@@ -181,7 +214,21 @@ def _minus_split(xp, margin, x):
 
 
 # elements per block of (sample, target class, class) margins: the blocks stay in cache
-_BLOCK = 1 << 16
+_BLOCK = 1 << 18
+
+
+def _target_counts(xp, target, n_classes, dtype):
+    """``k[n, c]``: how often class ``c`` is one of row ``n``'s targets (``-1``: none; a repeated
+    target counts twice, as in torch). Each row's sorted targets, offset by ``row (C + 1)``,
+    make one sorted 1-D array; ``k[n, c]`` is the number of its keys up to ``(n, c)`` less
+    those up to ``(n, c - 1)``: one search, no ``(N, C, C)`` comparison."""
+    n = target.shape[0]
+    device = _array.device(target)
+    offsets = xp.reshape(xp.arange(n, dtype=xp.int64, device=device) * (n_classes + 1), (n, 1))
+    keys = xp.reshape(xp.sort(xp.astype(target, xp.int64), axis=1) + (offsets + 1), (-1,))
+    queries = offsets + xp.arange(n_classes + 1, dtype=xp.int64, device=device)  # classes -1 .. C-1
+    upto = xp.reshape(xp.searchsorted(keys, xp.reshape(queries, (-1,)), side="right"), (n, n_classes + 1))
+    return xp.astype(upto[:, 1:] - upto[:, :-1], dtype)
 
 
 def _multilabel_margin_fwd(xp, inputs, reduction):
@@ -193,31 +240,35 @@ def _multilabel_margin_fwd(xp, inputs, reduction):
     # valid[n, j]: position j comes before row n's first -1.
     first_stop = xp.min(xp.where(t2 == -1, positions, n_classes), axis=1, keepdims=True)
     target = xp.where(positions < first_stop, t2, -1)  # -1 matches no class
-    # count[n, c]: how often class c is one of row n's targets (a repeated target counts twice,
-    # as in torch), one target position at a time: never the (N, C, C) one-hot.
-    block = max(1, min(n_classes, _BLOCK // max(n * n_classes, 1)))
-    count = xp.zeros(x2.shape, dtype=x2.dtype, device=_array.device(x2))
-    for j in range(0, n_classes, block):
-        hot = xp.expand_dims(target[:, j : j + block], axis=2) == positions
-        count += xp.sum(xp.astype(hot, x2.dtype), axis=1)
-    # m[n, c, i] = 1 - x[c] + x[i] for the target classes c and the classes i outside S
-    # (x[i] = -inf for the others, 1 - x[c] = -inf where c is no target: m = -inf or nan there)
-    x_open = xp.expand_dims(xp.where(count > 0.0, -math.inf, x2), axis=1)
+    count = _target_counts(xp, target, n_classes, x2.dtype)
     one_hi, one_lo = _minus_split(xp, 1.0, x2)
-    one_hi = xp.where(count > 0.0, one_hi, -math.inf)
-    sums, losing, grad = [], [], xp.zeros_like(x2)
-    for c in range(0, n_classes, block):
-        m = x_open + xp.expand_dims(one_hi[:, c : c + block], axis=2)
-        m += xp.expand_dims(one_lo[:, c : c + block], axis=2)
-        active = m > 0.0
-        k = count[:, c : c + block]
-        sums.append(k * xp.sum(xp.where(active, m, 0.0), axis=2))
-        # dl/dx_i (times C): sum_j a_ji - sum_j [y_j = i] sum_k a_jk, the target rows j by class
-        a = xp.where(active, xp.expand_dims(k, axis=2), 0.0)
-        grad += xp.sum(a, axis=1)
-        losing.append(xp.sum(a, axis=2))
-    grad -= xp.concat(losing, axis=1)
-    loss = xp.sum(xp.concat(sums, axis=1), axis=1) / n_classes
+    # finite x: every margin below is finite or +-inf, never nan, so max(m, 0) is the hinge
+    # (one pass; torch's loop skips a nan margin, which the general where keeps out)
+    finite = _checks.all_true(xp.isfinite(x2))
+    # blocks of rows whose (row, target class, class) margins stay in cache
+    rows = max(1, _BLOCK // max(n_classes * n_classes, 1))
+    ones = xp.ones((n_classes, 1), dtype=x2.dtype, device=_array.device(x2))
+    losses, grads = [], []
+    for r in range(0, max(n, 1), rows):  # one (empty) block for an empty batch
+        b = slice(r, min(r + rows, n))
+        x_b, hi_b, lo_b, k = x2[b, :], one_hi[b, :], one_lo[b, :], count[b, :]
+        in_s = k > 0.0
+        # m[n, c, i] = 1 - x[c] + x[i] for the target classes c and the classes i outside S
+        # (x[i] = -inf for the others, 1 - x[c] = -inf where c is no target: m = -inf or nan there)
+        m = xp.expand_dims(xp.where(in_s, -math.inf, x_b), axis=1) + xp.expand_dims(
+            xp.where(in_s, hi_b, -math.inf), axis=2
+        )
+        m += xp.expand_dims(lo_b, axis=2)
+        hinge = xp.maximum(m, 0.0) if finite else xp.where(m > 0.0, m, 0.0)
+        losses.append(xp.sum(k * _dot(xp, hinge, ones[:, 0], -1), axis=1))  # sum over i
+        # dl/dx_i (times C): sum_j a_ji - sum_j [y_j = i] sum_k a_jk, the target rows j by class;
+        # counts of 0/1 entries weighted by small integers: the products below are exact sums
+        a = xp.astype(hinge > 0.0, x2.dtype)
+        g = xp.matmul(xp.expand_dims(k, axis=1), a)[:, 0, :]
+        g -= k * xp.matmul(a, ones)[:, :, 0]
+        grads.append(g)
+    loss = xp.concat(losses, axis=0) / n_classes
+    grad = xp.concat(grads, axis=0)
     if x.ndim < 2:
         loss = xp.reshape(loss, ())
     return _reduction.reduce(xp, loss, reduction), (x, grad, _array.size(loss))
@@ -243,25 +294,45 @@ multilabel_margin = Op(
 def _multi_margin_fwd(xp, inputs, reduction, p, margin):
     x, t, w = inputs
     x2 = _as_rows(xp, x)
-    n_classes = x2.shape[1]
+    n, n_classes = x2.shape
     t_col = xp.reshape(t, (-1, 1))
     x_t = _array.take_along_axis(xp, x2, t_col, axis=1)
     hi, lo = _minus_split(xp, margin, x_t)
-    z = x2 + hi
-    z += lo  # margin - x[y] + x[i]
-    others = t_col != xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
-    active = others & (z > 0.0)
-    if p == 1:
-        h, kept = xp.where(active, z, 0.0), active
-    else:
-        kept = xp.where(active, z, 0.0)  # z where active, else 0: all backward needs
-        h = kept * kept
     w_t = None
     if w is not None:
         w_t = xp.reshape(xp.take(w, xp.reshape(t_col, (-1,)), axis=0), (-1, 1))
-        h = h * w_t
-    loss = xp.reshape(xp.sum(h, axis=1) / n_classes, t.shape)
+    positions = xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
+    # blocks of rows whose temporaries stay in cache (a fresh full-size array costs page faults)
+    step = max(1, _BLOCK // max(n_classes, 1))
+    sums, kept = [], []
+    for r in range(0, max(n, 1), step):  # one (empty) block for an empty batch
+        b = slice(r, min(r + step, n))
+        z = x2[b, :] + hi[b, :]
+        z += lo[b, :]  # margin - x[y] + x[i]
+        others = t_col[b, :] != positions
+        w_b = None if w_t is None else w_t[b, :]
+        # max(z, 0) on the classes i != y, the mask multiplied in: a select (where) is several
+        # times slower on an unpredictable mask. Exact wherever the row sums are finite; an inf
+        # or nan (torch's loop skips a nan z, and inf * 0 is nan) takes the select instead.
+        k = xp.maximum(z, 0.0)
+        k *= xp.astype(others, k.dtype)
+        rows = _multi_margin_rows(xp, k, p, w_b)
+        if not _checks.all_true(xp.isfinite(rows)):
+            k = xp.where(others & (z > 0.0), z, 0.0)
+            rows = _multi_margin_rows(xp, k, p, w_b)
+        sums.append(rows)
+        kept.append(k > 0.0 if p == 1 else k)  # z where active, else 0: all backward needs
+    kept = kept[0] if len(kept) == 1 else xp.concat(kept, axis=0)
+    loss = xp.reshape(xp.concat(sums, axis=0) / n_classes, t.shape)
     return _reduction.reduce(xp, loss, reduction), (x.shape, t_col, kept, w_t, _array.size(loss))
+
+
+def _multi_margin_rows(xp, kept, p, w_t):
+    """``sum_i w_y max(z_i, 0)^p`` per row, from ``kept = max(z, 0)`` (0 at ``i = y``)."""
+    h = kept if p == 1 else kept * kept
+    if w_t is not None:
+        h = h * w_t
+    return xp.sum(h, axis=1)
 
 
 def _multi_margin_bwd(xp, res, g, needs, reduction, p, margin):
@@ -271,9 +342,20 @@ def _multi_margin_bwd(xp, res, g, needs, reduction, p, margin):
     if reduction == "none":
         scale = xp.reshape(scale, (n, 1))
     coef = scale / n_classes if w_t is None else (scale / n_classes) * w_t
-    h = xp.where(kept, coef, 0.0) if p == 1 else kept * (2.0 * coef)
-    others = t_col != xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
-    gx = xp.where(others, h, -xp.sum(h, axis=1, keepdims=True))
+    if coef.ndim < 2 or coef.shape[0] != n:
+        coef = coef * xp.ones((n, 1), dtype=coef.dtype, device=_array.device(coef))
+    positions = xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
+    step = max(1, _BLOCK // max(n_classes, 1))  # blocks of rows, as in the forward
+    blocks = []
+    for r in range(0, max(n, 1), step):
+        b = slice(r, min(r + step, n))
+        if p == 1:  # the mask multiplied in, not selected: see the forward
+            h = xp.astype(kept[b, :], coef.dtype)
+            h *= coef[b, :]
+        else:
+            h = kept[b, :] * (2.0 * coef[b, :])
+        blocks.append(xp.where(t_col[b, :] != positions, h, -xp.sum(h, axis=1, keepdims=True)))
+    gx = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
     return xp.reshape(gx, shape), None, None
 
 
