@@ -104,3 +104,46 @@ def test_thread_count_is_public_like_torchs():
         assert losskit.get_num_threads() == 1
     finally:
         losskit.set_num_threads(before)
+
+
+def _values_and_grads(fn, arrays, kwargs):
+    """The value and the gradient of every floating array argument (a backward of ones)."""
+    tensors = [losskit.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = fn(*tensors, **kwargs)
+    out.backward(np.ones(out.shape, dtype=out.dtype))
+    return [np.asarray(out.data)] + [np.asarray(t.grad.data) for t in tensors]
+
+
+def _elementwise_cases(rng, dtype):
+    x = (3 * rng.standard_normal((41, 6))).astype(dtype)
+    x[2, 1] = 40.0  # saturated sigmoid: exp underflows on one side
+    y = rng.standard_normal((41, 6)).astype(dtype)
+    p = (1 / (1 + np.exp(-x))).astype(dtype)
+    b = (rng.random((41, 6)) < 0.5).astype(dtype)
+    full_w = rng.random((41, 6)).astype(dtype) + 0.5
+    class_w = rng.random(6).astype(dtype) + 0.5
+    row_w = rng.random((41, 1)).astype(dtype) + 0.5
+    for reduction in ("none", "mean", "sum"):
+        yield f"mse-{reduction}", F.mse_loss, (x, y), {"reduction": reduction}
+        yield f"l1-{reduction}", F.l1_loss, (x, y), {"reduction": reduction}
+        yield f"huber-{reduction}", F.huber_loss, (x, y), {"reduction": reduction, "delta": 0.7}
+        yield f"smooth_l1-{reduction}", F.smooth_l1_loss, (x, y), {"reduction": reduction, "beta": 0.5}
+        yield f"bce-{reduction}", F.binary_cross_entropy, (p, b), {"reduction": reduction}
+        yield f"bce_logits-{reduction}", F.binary_cross_entropy_with_logits, (x, b), {"reduction": reduction}
+    yield "bce-full-weight", F.binary_cross_entropy, (p, b), {"weight": full_w}
+    yield "bce-row-weight", F.binary_cross_entropy, (p, b), {"weight": row_w}
+    yield "bce-clamped", F.binary_cross_entropy, (np.where(b > 0, p, 0.0).astype(dtype), b), {}
+    yield "bce_logits-weights", F.binary_cross_entropy_with_logits, (x, b), {"weight": class_w, "pos_weight": class_w[::-1].copy()}
+    yield "bce_logits-row-weight", F.binary_cross_entropy_with_logits, (x, b), {"weight": row_w, "reduction": "sum"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_losses_on_row_blocks_equal_the_whole_array(dtype, tiny_blocks, monkeypatch):
+    cases = list(_elementwise_cases(np.random.default_rng(3), dtype))
+    blocked = {name: _values_and_grads(fn, arrays, kw) for name, fn, arrays, kw in cases}
+    _whole(monkeypatch)
+    for name, fn, arrays, kw in cases:
+        whole = _values_and_grads(fn, arrays, kw)
+        # ('mean' and 'sum' too: the elements are assembled first and reduced as a whole)
+        for b, w in zip(blocked[name], whole):
+            np.testing.assert_array_equal(b, w, err_msg=name)

@@ -93,3 +93,28 @@ def map_rows(xp: Any, fn: Callable[..., tuple], rows: Sequence[Any], shared: Seq
         runs = np.array_split(np.arange(1, len(starts)), threads)
         list(_executor().map(lambda run: [work(int(k)) for k in run], runs))
     return outs
+
+
+def map_elementwise(xp: Any, fn: Callable[..., tuple], arrays: Sequence[Any], like: Any) -> tuple:
+    """``fn(*arrays)`` for an elementwise ``fn`` whose outputs have the shape of ``like`` (the
+    arrays broadcast to it without enlarging it), on blocks of rows where that pays.
+
+    The arrays with ``like``'s leading length (and ``ndim``) are split into blocks of rows; the
+    others (``None``, Python scalars, 0-d, fewer dimensions or a leading length of 1) broadcast
+    over the rows and are passed whole to every block.
+    """
+    n = like.shape[0] if like.ndim else 0
+    split = [
+        i for i, a in enumerate(arrays)
+        if a is not None and getattr(a, "ndim", 0) == like.ndim and n > 1 and a.shape[0] == n
+    ]
+    if not split:
+        return fn(*arrays)
+
+    def on_rows(*blocks: Any) -> tuple:
+        full = list(arrays)
+        for i, block in zip(split, blocks):
+            full[i] = block
+        return fn(*full)
+
+    return map_rows(xp, on_rows, [arrays[i] for i in split])

@@ -20,6 +20,7 @@ difference of logs cancels.
 from __future__ import annotations
 
 from .. import _array, _checks, _reduction
+from .._blocks import map_elementwise
 from ._op import Op
 
 LOG_CLAMP = -100.0
@@ -31,6 +32,14 @@ X_CLAMP = 3.7200759760208356e-44
 def _bce_fwd(xp, inputs, reduction):
     x, y, w = inputs
     interior = _interior(xp, x)
+    out = map_elementwise(xp, lambda *a: _bce_elements(xp, interior, *a), (x, y, w), like=x)
+    # backward's interior path needs no log
+    logs = (None, None) if interior else out[1:]
+    return _reduction.reduce(xp, out[0], reduction), (x, y, w, interior) + tuple(logs)
+
+
+def _bce_elements(xp, interior, x, y, w):
+    """``(loss,)`` inside (no clamp active), else ``(loss, log x, log(1 - x))`` clamped."""
     # -(w y log x + w (1 - y) log(1 - x)) = w (y - 1) log(1 - x) - w y log x with the same
     # roundings (y - 1 = -(1 - y)), in place on fresh arrays, one log at a time (memory). The
     # weight joins y before the logs: w (y log x) loses a subnormal y log x that (w y) log x keeps.
@@ -45,13 +54,10 @@ def _bce_fwd(xp, inputs, reduction):
         log_x = xp.log(x)
         log_x *= wy
         loss -= log_x
-        del log_x
-        res = (x, y, w, interior, None, None)  # backward's interior path needs no log
-    else:
-        log_x = xp.maximum(xp.log(x), LOG_CLAMP)
-        loss -= wy * log_x
-        res = (x, y, w, interior, log_x, log_1mx)
-    return _reduction.reduce(xp, loss, reduction), res
+        return (loss,)
+    log_x = xp.maximum(xp.log(x), LOG_CLAMP)
+    loss -= wy * log_x
+    return loss, log_x, log_1mx
 
 
 def _bce_bwd(xp, res, g, needs, reduction):
@@ -59,6 +65,19 @@ def _bce_bwd(xp, res, g, needs, reduction):
     scale = _reduction.scale(xp, g, reduction, size=_array.size(x))
     if w is not None:
         scale = scale * w
+    grads = map_elementwise(
+        xp, lambda *a: _bce_grads(xp, needs, interior, *a), (x, y, scale, log_x, log_1mx), like=x
+    )
+    return (grads[0] if needs[0] else None), (grads[-1] if needs[1] else None), None
+
+
+def _bce_grads(xp, needs, interior, x, y, scale, log_x, log_1mx):
+    """The requested gradients among (input's, target's), as a tuple."""
+    gx, gy = _bce_grad_pair(xp, needs, interior, x, y, scale, log_x, log_1mx)
+    return tuple(g for g, need in zip((gx, gy), needs) if need)
+
+
+def _bce_grad_pair(xp, needs, interior, x, y, scale, log_x, log_1mx):
     gx = gy = None
     if interior:
         # The general formulas below where both logs are live and nothing overflows, without
@@ -86,7 +105,7 @@ def _bce_bwd(xp, res, g, needs, reduction):
             del one_minus_x
             gx /= x
             gx = _reduction.apply_scale(gx, scale)
-        return gx, gy, None
+        return gx, gy
     if needs[0]:
         # Where the clamp is active, that term's derivative is 0.
         live_x = (log_x > LOG_CLAMP) | ((log_x == LOG_CLAMP) & (x > X_CLAMP))
@@ -106,7 +125,7 @@ def _bce_bwd(xp, res, g, needs, reduction):
         middle = (x >= 0.25) & (x <= 0.75)
         safe_mid = xp.where(middle, x, 0.5)
         gy = scale * xp.where(middle, xp.log1p((1.0 - 2.0 * safe_mid) / safe_mid), log_1mx - log_x)
-    return gx, gy, None
+    return gx, gy
 
 
 def _interior(xp, x):
@@ -122,6 +141,13 @@ binary_cross_entropy = Op("BinaryCrossEntropyBackward0", _bce_fwd, _bce_bwd, (0,
 
 def _bce_logits_fwd(xp, inputs, reduction):
     x, y, w, pos_weight = inputs
+    out = map_elementwise(xp, lambda *a: _bce_logits_elements(xp, *a), (x, y, w, pos_weight), like=x)
+    sp_neg = out[1] if pos_weight is not None else None
+    return _reduction.reduce(xp, out[0], reduction), (x, y, w, pos_weight, sp_neg)
+
+
+def _bce_logits_elements(xp, x, y, w, pos_weight):
+    """``(loss,)``, and softplus(-x) with ``pos_weight`` (its target gradient needs it)."""
     # softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)): one log1p for both, and max(-x, 0) =
     # max(x, 0) - x exactly. In place on fresh arrays, three of x's size at a time (the public
     # layer makes y of x's shape and dtype, and the weights broadcast to it without enlarging it).
@@ -146,7 +172,7 @@ def _bce_logits_fwd(xp, inputs, reduction):
     del sp_pos
     if w is not None:
         loss = loss * w
-    return _reduction.reduce(xp, loss, reduction), (x, y, w, pos_weight, sp_neg)
+    return (loss,) if sp_neg is None else (loss, sp_neg)
 
 
 def _bce_logits_bwd(xp, res, g, needs, reduction):
@@ -154,7 +180,17 @@ def _bce_logits_bwd(xp, res, g, needs, reduction):
     scale = _reduction.scale(xp, g, reduction, size=_array.size(y))
     if w is not None:
         scale = scale * w
-    gx = gy = None
+    grads = map_elementwise(
+        xp, lambda *a: _bce_logits_grads(xp, needs, *a), (x, y, scale, pos_weight, sp_neg), like=x
+    )
+    gx = grads[0] if needs[0] else None
+    gy = grads[-1] if needs[1] else None
+    return gx, gy, None, None
+
+
+def _bce_logits_grads(xp, needs, x, y, scale, pos_weight, sp_neg):
+    """The requested gradients among (input's, target's), as a tuple."""
+    grads = []
     if needs[0]:
         # (1 - y) sigmoid(x) - p y sigmoid(-x), each sigmoid without cancellation and without a
         # select (np.where costs about five arithmetic passes): sigmoid(x) = E1 / (1 + E1 E2),
@@ -174,6 +210,7 @@ def _bce_logits_bwd(xp, res, g, needs, reduction):
         gx -= s_neg
         del s_neg
         gx = _reduction.apply_scale(gx, scale)
+        grads.append(gx)
     if needs[1]:
         # p softplus(-x) - softplus(x) = (p - 1) softplus(-x) - x: the difference of two numbers
         # near log 2 loses every digit of -x at x near 0.
@@ -183,7 +220,8 @@ def _bce_logits_bwd(xp, res, g, needs, reduction):
             gy = (pos_weight - 1.0) * sp_neg
             gy -= x
         gy = _reduction.apply_scale(gy, scale)
-    return gx, gy, None, None
+        grads.append(gy)
+    return tuple(grads)
 
 
 binary_cross_entropy_with_logits = Op(

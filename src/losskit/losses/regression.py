@@ -17,6 +17,7 @@ The gradient with respect to the target is minus the gradient with respect to th
 from __future__ import annotations
 
 from .. import _array, _reduction
+from .._blocks import map_elementwise
 from ._op import Op
 
 
@@ -29,7 +30,7 @@ def _pointwise(name, value, slope, *, mean_over_weight, slope_scale=1.0):
     def forward(xp, inputs, reduction, **params):
         x, y, w = inputs
         # The weight goes inside each formula: w (d d) loses a subnormal d d that (w d) d keeps.
-        loss = value(xp, x, y, w, **params)
+        (loss,) = map_elementwise(xp, lambda x, y, w: (value(xp, x, y, w, **params),), (x, y, w), like=x)
         total = None
         if w is not None and mean_over_weight and reduction == "mean":
             total = xp.sum(w)
@@ -37,14 +38,19 @@ def _pointwise(name, value, slope, *, mean_over_weight, slope_scale=1.0):
 
     def backward(xp, res, g, needs, reduction, **params):
         x, y, w, total = res
-        gx = slope(xp, x, y, **params)
-        if w is not None:
-            gx = gx * w  # before the 1/n of 'mean', which could underflow a tiny slope times a huge w
-        factor = _reduction.scale(xp, g, reduction, total, _array.size(gx))
+        factor = _reduction.scale(xp, g, reduction, total, _array.size(x))
         if slope_scale != 1.0:
             factor = factor * slope_scale  # a constant of the slope (a power of 2): one pass fewer
-        gx = _reduction.apply_scale(gx, factor)
-        return (gx if needs[0] else None, -gx if needs[1] else None, None)
+
+        def grads(x, y, w, factor):
+            gx = slope(xp, x, y, **params)
+            if w is not None:
+                gx = gx * w  # before the 1/n of 'mean', which could underflow a tiny slope times a huge w
+            gx = _reduction.apply_scale(gx, factor)
+            return (gx, -gx) if needs[1] else (gx,)
+
+        out = map_elementwise(xp, grads, (x, y, w, factor), like=x)
+        return (out[0] if needs[0] else None, out[1] if needs[1] else None, None)
 
     return Op(name, forward, backward, differentiable=(0, 1))
 
