@@ -107,11 +107,11 @@ def test_thread_count_is_public_like_torchs():
 
 
 def _values_and_grads(fn, arrays, kwargs):
-    """The value and the gradient of every floating array argument (a backward of ones)."""
+    """The value and the gradients of the array arguments that have one (a backward of ones)."""
     tensors = [losskit.Tensor(a.copy(), requires_grad=True) for a in arrays]
     out = fn(*tensors, **kwargs)
     out.backward(np.ones(out.shape, dtype=out.dtype))
-    return [np.asarray(out.data)] + [np.asarray(t.grad.data) for t in tensors]
+    return [np.asarray(out.data)] + [np.asarray(t.grad.data) for t in tensors if t.grad is not None]
 
 
 def _elementwise_cases(rng, dtype):
@@ -146,4 +146,24 @@ def test_elementwise_losses_on_row_blocks_equal_the_whole_array(dtype, tiny_bloc
         whole = _values_and_grads(fn, arrays, kw)
         # ('mean' and 'sum' too: the elements are assembled first and reduced as a whole)
         for b, w in zip(blocked[name], whole):
+            np.testing.assert_array_equal(b, w, err_msg=name)
+
+
+def _margin_cases(rng, dtype):
+    x = (3 * rng.standard_normal((41, 6))).astype(dtype)
+    s = np.where(rng.random((41, 6)) < 0.5, -1.0, 1.0).astype(dtype)
+    b = (rng.random((41, 6)) < 0.5).astype(dtype)
+    for reduction in ("none", "mean", "sum"):
+        yield f"soft_margin-{reduction}", F.soft_margin_loss, (x, s), {"reduction": reduction}
+        yield f"multilabel_soft-{reduction}", F.multilabel_soft_margin_loss, (x, b), {"reduction": reduction}
+    yield "multilabel_soft-weight", F.multilabel_soft_margin_loss, (x, b), {"weight": rng.random(6).astype(dtype)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_margin_losses_on_row_blocks_equal_the_whole_array(dtype, tiny_blocks, monkeypatch):
+    cases = list(_margin_cases(np.random.default_rng(4), dtype))
+    blocked = {name: _values_and_grads(fn, arrays, kw) for name, fn, arrays, kw in cases}
+    _whole(monkeypatch)
+    for name, fn, arrays, kw in cases:
+        for b, w in zip(blocked[name], _values_and_grads(fn, arrays, kw)):
             np.testing.assert_array_equal(b, w, err_msg=name)

@@ -52,6 +52,7 @@ import math
 
 from .. import _array, _checks, _reduction
 from ._compensated import two_diff, two_sum
+from .._blocks import map_elementwise
 from ._op import Op
 from .embedding import _dot
 
@@ -108,25 +109,42 @@ hinge_embedding = Op("HingeEmbeddingLossBackward0", _hinge_fwd, _hinge_bwd, (0,)
 
 def _soft_margin_fwd(xp, inputs, reduction):
     x, y = inputs
+    (loss,) = map_elementwise(xp, lambda x, y: (_soft_margin_elements(xp, x, y),), (x, y), like=x)
+    # (z and exp(-|z|) are recomputed in backward, in its own blocks: two arrays fewer kept)
+    return _reduction.reduce(xp, loss, reduction), (x, y)
+
+
+def _soft_margin_terms(xp, x, y):
+    """``(z, exp(-|z|))`` with ``z = -y x``."""
     z = y * x
     z *= -1.0  # -y x, in place
     e = xp.abs(z)
     e *= -1.0
-    e = xp.exp(e)  # exp(-|z|)
+    return z, xp.exp(e)
+
+
+def _soft_margin_elements(xp, x, y):
+    z, e = _soft_margin_terms(xp, x, y)
     loss = xp.log1p(e)
     loss += xp.maximum(z, 0.0)  # softplus(z), as activations.softplus_from
-    return _reduction.reduce(xp, loss, reduction), (y, z, e)
+    return loss
 
 
 def _soft_margin_bwd(xp, res, g, needs, reduction):
-    y, z, e = res
-    # sigmoid(z) = exp(min(z, 0)) / (1 + exp(-|z|)): exp(z) / (1 + exp(z)) for z < 0, 1 / (1 +
-    # exp(-z)) otherwise, without a select (np.where costs about five arithmetic passes).
-    s = xp.exp(xp.minimum(z, 0.0))
-    s /= 1.0 + e
-    s *= y
-    s = _reduction.apply_scale(s, -_reduction.scale(xp, g, reduction, size=_array.size(s)))
-    return s, None
+    x, y = res
+    factor = -_reduction.scale(xp, g, reduction, size=_array.size(x))
+
+    def grads(x, y, factor):
+        z, e = _soft_margin_terms(xp, x, y)
+        # sigmoid(z) = exp(min(z, 0)) / (1 + exp(-|z|)): exp(z) / (1 + exp(z)) for z < 0, 1 / (1 +
+        # exp(-z)) otherwise, without a select (np.where costs about five arithmetic passes).
+        s = xp.exp(xp.minimum(z, 0.0))
+        e += 1.0
+        s /= e
+        s *= y
+        return (_reduction.apply_scale(s, factor),)
+
+    return map_elementwise(xp, grads, (x, y, factor), like=x)[0], None
 
 
 soft_margin = Op("SoftMarginLossBackward0", _soft_margin_fwd, _soft_margin_bwd, (0,))
@@ -137,6 +155,15 @@ soft_margin = Op("SoftMarginLossBackward0", _soft_margin_fwd, _soft_margin_bwd, 
 
 def _multilabel_soft_fwd(xp, inputs, reduction):
     x, y, w = inputs
+    if x.ndim < 2:  # one sample: its classes are the only axis, summed whole
+        loss = _multilabel_soft_rows(xp, x, y, w)
+    else:
+        (loss,) = map_elementwise(xp, lambda *a: (_multilabel_soft_rows(xp, *a),), (x, y, w), like=x)
+    return _reduction.reduce(xp, loss, reduction), (x, y, w, _array.size(loss))
+
+
+def _multilabel_soft_rows(xp, x, y, w):
+    """The loss of each sample (the class axis, the last, summed)."""
     # y softplus(-x) + (1 - y) softplus(x) = (1 - y) max(x, 0) + y max(-x, 0) + log1p(exp(-|x|))
     # (softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)), y + (1 - y) = 1): nonnegative terms, in
     # place and without a select (np.where costs about five arithmetic passes).
@@ -152,9 +179,7 @@ def _multilabel_soft_fwd(xp, inputs, reduction):
     del part
     if w is not None:
         per_class = per_class * w
-    n_classes = x.shape[-1]
-    loss = xp.sum(per_class, axis=-1) / n_classes
-    return _reduction.reduce(xp, loss, reduction), (x, y, w, _array.size(loss))
+    return xp.sum(per_class, axis=-1) / x.shape[-1]
 
 
 def _multilabel_soft_bwd(xp, res, g, needs, reduction):
@@ -165,7 +190,12 @@ def _multilabel_soft_bwd(xp, res, g, needs, reduction):
     scale = scale / x.shape[-1]
     if w is not None:
         scale = scale * w
-    gx = None
+    grads = map_elementwise(xp, lambda *a: _multilabel_soft_grads(xp, needs, *a), (x, y, scale), like=x)
+    return (grads[0] if needs[0] else None), (grads[-1] if needs[1] else None), None
+
+
+def _multilabel_soft_grads(xp, needs, x, y, scale):
+    grads = []
     if needs[0]:
         # (1 - y) sigmoid(x) - y sigmoid(-x), as binary._bce_logits_bwd: the sigmoids are
         # E1 / (1 + E1 E2) and E2 / (1 + E1 E2) with E1 = exp(min(x, 0)), E2 = exp(-max(x, 0)).
@@ -182,9 +212,10 @@ def _multilabel_soft_bwd(xp, res, g, needs, reduction):
         s_neg *= y
         gx -= s_neg
         del s_neg
-        gx = _reduction.apply_scale(gx, scale)
-    gy = -scale * x if needs[1] else None
-    return gx, gy, None
+        grads.append(_reduction.apply_scale(gx, scale))
+    if needs[1]:
+        grads.append(-scale * x)
+    return tuple(grads)
 
 
 multilabel_soft_margin = Op(
