@@ -331,3 +331,32 @@ def test_leaf_grad_does_not_alias_residuals_kept_by_retain_graph():
     x.grad = None
     loss.backward()
     np.testing.assert_array_equal(x.grad.data, [1.0, -2.0, 4.0])
+
+
+def test_a_reshaped_fresh_gradient_is_kept_and_a_reshaped_residual_copied():
+    from losskit.autograd import apply
+    from losskit.losses._op import Op
+
+    store: list[int] = []
+
+    def fresh_view(xp, res, g, needs):
+        grad = np.full((6,), 2.0)
+        store.append(id(grad))
+        return (grad.reshape(2, 3),)  # a view of the whole of an array nobody else holds
+
+    x = Tensor(np.zeros((2, 3)), requires_grad=True)
+    apply(Op("Probe", lambda xp, i: (xp.sum(i[0]), None), fresh_view), (x,)).backward()
+    assert id(x.grad.data.base) == store[0]  # kept: no copy
+
+    # the same view of a residual the graph keeps (retain_graph): copied, never aliased
+    def forward(xp, inputs):
+        return xp.sum(inputs[0]), np.full((6,), 3.0)
+
+    op = Op("Probe", forward, lambda xp, res, g, needs: (res.reshape(2, 3),))
+    y = Tensor(np.zeros((2, 3)), requires_grad=True)
+    loss = apply(op, (y,))
+    loss.backward(retain_graph=True)
+    y.grad.data[...] = -1.0
+    y.grad = None
+    loss.backward()
+    np.testing.assert_array_equal(y.grad.data, np.full((2, 3), 3.0))

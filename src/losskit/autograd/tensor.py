@@ -149,9 +149,30 @@ def _unshared_references() -> int:
     return accumulate(grad)
 
 
-# The reference count that _accumulate sees for an array only its caller's one variable holds
-# (measured, not assumed: it depends on the interpreter).
+def _unshared_base_references() -> int:
+    base = np.empty(4)
+    view = base.reshape(2, 2)
+    del base
+    return _references(view.base)
+
+
+# The reference counts that _accumulate sees for an array only its caller's one variable holds,
+# and for the base of a view that nothing but the view holds (measured, not assumed: they depend
+# on the interpreter).
 _UNSHARED = _unshared_references()
+_UNSHARED_BASE = _unshared_base_references()
+
+
+def _owned(grad: Any) -> bool:
+    """True for a NumPy array that nothing else holds and that owns its memory, or is a view of
+    the whole of a base that nothing else holds (an op's reshape of its own fresh array)."""
+    base = grad.base
+    if base is not None and not (
+        type(base) is np.ndarray and base.base is None and base.size == grad.size
+        and _references(base) <= _UNSHARED_BASE + 1  # (+1: the local name)
+    ):
+        return False
+    return _references(grad) <= _UNSHARED + 1  # (+1: _owned's own parameter)
 
 
 def _accumulate(leaf: "Tensor", xp: Any, grad: Any) -> None:
@@ -161,7 +182,7 @@ def _accumulate(leaf: "Tensor", xp: Any, grad: Any) -> None:
     # not the caller's own array) and that owns its memory becomes the leaf's .grad as it is; any
     # other is copied, so that .grad never aliases another array. Torch's AccumulateGrad makes
     # the same reference-count check. Saves a pass and an input-sized array per leaf.
-    owned = type(grad) is np.ndarray and grad.base is None and _references(grad) <= _UNSHARED
+    owned = type(grad) is np.ndarray and _owned(grad)
     with _ACCUMULATE:
         if leaf.grad is None:
             leaf.grad = Tensor(grad if owned else xp.asarray(grad, copy=True))
