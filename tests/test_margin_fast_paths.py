@@ -13,6 +13,7 @@ import pytest
 
 import losskit
 import losskit.functional as F
+from losskit import _blocks
 from losskit.losses import margin
 
 torch = pytest.importorskip("torch")
@@ -20,7 +21,8 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    monkeypatch.setattr(margin, "_BLOCK", 64)
+    monkeypatch.setattr(margin, "_BLOCK", 64)  # multilabel_margin's own blocks
+    monkeypatch.setattr(_blocks, "BLOCK_ELEMENTS", 64)  # multi_margin's (on the thread pool)
 
 
 def _both(name, x, t, weight=None, **options):

@@ -333,15 +333,11 @@ def _multi_margin_fwd(xp, inputs, reduction, p, margin):
     if w is not None:
         w_t = xp.reshape(xp.take(w, xp.reshape(t_col, (-1,)), axis=0), (-1, 1))
     positions = xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
-    # blocks of rows whose temporaries stay in cache (a fresh full-size array costs page faults)
-    step = max(1, _BLOCK // max(n_classes, 1))
-    sums, kept = [], []
-    for r in range(0, max(n, 1), step):  # one (empty) block for an empty batch
-        b = slice(r, min(r + step, n))
-        z = x2[b, :] + hi[b, :]
-        z += lo[b, :]  # margin - x[y] + x[i]
-        others = t_col[b, :] != positions
-        w_b = None if w_t is None else w_t[b, :]
+
+    def block(x2, hi, lo, t_col, w_b):
+        z = x2 + hi
+        z += lo  # margin - x[y] + x[i]
+        others = t_col != positions
         # max(z, 0) on the classes i != y, the mask multiplied in: a select (where) is several
         # times slower on an unpredictable mask. Exact wherever the row sums are finite; an inf
         # or nan (torch's loop skips a nan z, and inf * 0 is nan) takes the select instead.
@@ -351,10 +347,11 @@ def _multi_margin_fwd(xp, inputs, reduction, p, margin):
         if not _checks.all_true(xp.isfinite(rows)):
             k = xp.where(others & (z > 0.0), z, 0.0)
             rows = _multi_margin_rows(xp, k, p, w_b)
-        sums.append(rows)
-        kept.append(k > 0.0 if p == 1 else k)  # z where active, else 0: all backward needs
-    kept = kept[0] if len(kept) == 1 else xp.concat(kept, axis=0)
-    loss = xp.reshape(xp.concat(sums, axis=0) / n_classes, t.shape)
+        return rows, (k > 0.0 if p == 1 else k)  # z where active, else 0: all backward needs
+
+    # blocks of rows whose temporaries stay in cache, on every core (_blocks)
+    sums, kept = map_elementwise(xp, block, (x2, hi, lo, t_col, w_t), like=x2)
+    loss = xp.reshape(sums / n_classes, t.shape)
     return _reduction.reduce(xp, loss, reduction), (x.shape, t_col, kept, w_t, _array.size(loss))
 
 
@@ -376,17 +373,16 @@ def _multi_margin_bwd(xp, res, g, needs, reduction, p, margin):
     if coef.ndim < 2 or coef.shape[0] != n:
         coef = coef * xp.ones((n, 1), dtype=coef.dtype, device=_array.device(coef))
     positions = xp.reshape(xp.arange(n_classes, dtype=t_col.dtype), (1, n_classes))
-    step = max(1, _BLOCK // max(n_classes, 1))  # blocks of rows, as in the forward
-    blocks = []
-    for r in range(0, max(n, 1), step):
-        b = slice(r, min(r + step, n))
+
+    def block(kept, coef, t_col):
         if p == 1:  # the mask multiplied in, not selected: see the forward
-            h = xp.astype(kept[b, :], coef.dtype)
-            h *= coef[b, :]
+            h = xp.astype(kept, coef.dtype)
+            h *= coef
         else:
-            h = kept[b, :] * (2.0 * coef[b, :])
-        blocks.append(xp.where(t_col[b, :] != positions, h, -xp.sum(h, axis=1, keepdims=True)))
-    gx = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+            h = kept * (2.0 * coef)
+        return (xp.where(t_col != positions, h, -xp.sum(h, axis=1, keepdims=True)),)
+
+    (gx,) = map_elementwise(xp, block, (kept, coef, t_col), like=kept)
     return xp.reshape(gx, shape), None, None
 
 
