@@ -22,10 +22,13 @@ from .._array import device, exp_own, is_numpy_namespace, sum_excluding, take_al
 from ._op import Op
 
 
-def _softmax_terms(xp, x, axis):
+def _softmax_terms(xp, x, axis, keep_exp=True):
     """``(m, e, r)`` along ``axis`` (kept): ``m = max(x)``, ``e = exp(x - m)`` and
     ``r = log1p(...)`` of the module docstring, so that ``logsumexp(x) = m + r`` where ``m`` is
-    finite; ``None`` for an empty axis. ``x - m`` is not kept: one array fewer at the peak."""
+    finite; ``None`` for an empty axis. ``x - m`` is not kept: one array fewer at the peak.
+
+    ``keep_exp=False``: ``e`` may be ``None`` (on NumPy, where each block's exponentials then
+    stay in the cache and are never written out; a caller that needs them recomputes them)."""
     if not (isinstance(axis, int) and is_numpy_namespace(xp)):
         # a compiler (XLA) fuses the mask, the where and the count into the sum's own loop
         return _softmax_terms_masked(xp, x, axis)
@@ -34,7 +37,10 @@ def _softmax_terms(xp, x, axis):
     if axis % x.ndim == 0:
         return _softmax_terms_argmax(xp, x, axis)
     # rows are independent: on large NumPy arrays, blocks of rows on every core
-    return map_rows(xp, lambda rows: _softmax_terms_argmax(xp, rows, axis), (x,))
+    if keep_exp:
+        return map_rows(xp, lambda rows: _softmax_terms_argmax(xp, rows, axis), (x,))
+    m, r = map_rows(xp, lambda rows: _softmax_terms_argmax(xp, rows, axis)[0::2], (x,))
+    return m, None, r
 
 
 def _softmax_terms_argmax(xp, x, axis):

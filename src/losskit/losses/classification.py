@@ -81,7 +81,10 @@ def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities)
     axis = class_axis(z.ndim)
     n_classes = z.shape[axis]
     eps = label_smoothing
-    terms = _softmax_terms(xp, z, axis)
+    # NumPy recomputes exp(z - m) in backward's blocks, where it is used at once: cheaper than
+    # writing it out and reading it back, and one array of z's size fewer at the peak. A compiler
+    # (XLA) keeps it, written once by the fused forward.
+    terms = _softmax_terms(xp, z, axis, keep_exp=not _array.is_numpy_namespace(xp))
     if terms is None:  # no class: a class index cannot be valid, the loss has nothing to sum
         m = r = xp.zeros_like(xp.sum(z, axis=axis, keepdims=True))
         e = z
@@ -114,18 +117,23 @@ def _ce_fwd(xp, inputs, reduction, ignore_index, label_smoothing, probabilities)
         logp -= r  # in place: shifted is this function's own, and no longer needed
     total = _mean_total(xp, w_t) if reduction == "mean" else None
     # softmax p = e exp(-r) is formed in backward, in the pass that writes the gradient
-    res = (e, r_rows, logp, logp_t, safe, w_t, live, weight, total, _array.size(loss), axis)
+    res = (z, m, e, r_rows, logp, logp_t, safe, w_t, live, weight, total, _array.size(loss), axis)
     return _reduction.reduce(xp, loss, reduction, total), res
+
+
+def _exp_shifted(xp, z, m, e):
+    """``e`` if kept, else ``exp(z - m)`` anew."""
+    return _array.exp_own(xp, z - m) if e is None else e
 
 
 def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabilities):
     if probabilities:
         return _ce_probabilities_bwd(xp, res, g, needs, reduction, label_smoothing)
-    e, r_rows, logp, logp_t, safe, w_t, live, weight, total, size, axis = res
+    z, m, e, r_rows, logp, logp_t, safe, w_t, live, weight, total, size, axis = res
     if not needs[0]:
         return None, None, None
     eps = label_smoothing
-    n_classes = e.shape[axis]
+    n_classes = z.shape[axis]
     scale = _reduction.scale(xp, g, reduction, total, size)
     # dl/dz = p A - a, as a (p - 1) + p (A - a) with p - 1 = expm1(log p): for a top class with
     # p = 1 - 1e-22 the naive form cancels to 0, this one keeps -1e-22 a. An ignored target's
@@ -133,7 +141,8 @@ def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabi
     s = xp.where(live, scale * xp.ones_like(w_t), 0.0)
     target = xp.expand_dims(safe, axis=axis)
     if eps:
-        p = e * xp.expand_dims(xp.exp(-r_rows), axis=axis)
+        p = _exp_shifted(xp, z, m, e)
+        p *= xp.astype(xp.expand_dims(xp.exp(-r_rows), axis=axis), p.dtype)  # (a fresh array)
         p_t = _pick(xp, p, safe, axis)
         w_c = 1.0 if weight is None else _broadcast_weight(xp, weight, p.ndim, axis)
         spread = eps / n_classes
@@ -148,15 +157,19 @@ def _ce_bwd(xp, res, g, needs, reduction, ignore_index, label_smoothing, probabi
     # a = A = w_t at the target class only: s w_t expm1(log p_t) there, s w_t p = s w_t e exp(-r)
     # elsewhere: one pass over e with a per-row factor, then one entry per row.
     sw = s * w_t
-    factor = xp.astype(xp.expand_dims(sw * xp.exp(-r_rows), axis=axis), e.dtype)  # (g may be wider)
-    at_target = xp.astype(xp.expand_dims(sw * xp.expm1(logp_t), axis=axis), e.dtype)
+    factor = xp.astype(xp.expand_dims(sw * xp.exp(-r_rows), axis=axis), z.dtype)  # (g may be wider)
+    at_target = xp.astype(xp.expand_dims(sw * xp.expm1(logp_t), axis=axis), z.dtype)
 
-    def rows(e, factor, target, at_target):
-        return (_array.put_along_axis(xp, e * factor, target, at_target, axis),)
+    def rows(z, m, e, factor, target, at_target):
+        gz = _exp_shifted(xp, z, m, e)
+        gz = gz * factor if e is not None else _reduction.apply_scale(gz, factor)  # (never e itself)
+        return (_array.put_along_axis(xp, gz, target, at_target, axis),)
 
-    if e.ndim < 2:
-        return rows(e, factor, target, at_target)[0], None, None
-    return map_rows(xp, rows, (e, factor, target, at_target))[0], None, None
+    if z.ndim < 2:
+        return rows(z, m, e, factor, target, at_target)[0], None, None
+    if e is None:
+        return map_rows(xp, lambda *a: rows(a[0], a[1], None, *a[2:]), (z, m, factor, target, at_target))[0], None, None
+    return map_rows(xp, rows, (z, m, e, factor, target, at_target))[0], None, None
 
 
 def _ce_probabilities_fwd(xp, z, target, weight, reduction, label_smoothing):
