@@ -157,6 +157,10 @@ def _margin_cases(rng, dtype):
         yield f"soft_margin-{reduction}", F.soft_margin_loss, (x, s), {"reduction": reduction}
         yield f"multilabel_soft-{reduction}", F.multilabel_soft_margin_loss, (x, b), {"reduction": reduction}
     yield "multilabel_soft-weight", F.multilabel_soft_margin_loss, (x, b), {"weight": rng.random(6).astype(dtype)}
+    x1, x2, y = x.reshape(-1), rng.standard_normal(x.size).astype(dtype), s.reshape(-1)
+    x2[:20] = x1[:20] - 0.5  # on the margin's kink
+    for reduction in ("none", "mean", "sum"):
+        yield f"margin_ranking-{reduction}", F.margin_ranking_loss, (x1, x2, y), {"reduction": reduction, "margin": 0.5}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

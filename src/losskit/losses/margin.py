@@ -61,29 +61,40 @@ from .embedding import _dot
 
 def _margin_ranking_fwd(xp, inputs, reduction, margin):
     x1, x2, y = inputs
-    d, d_err = two_diff(xp, x1, x2)
-    # two_sum's error, 0 where x1 - x2 overflows; the select (as costly as ten multiplications in
-    # NumPy) only where that is possible.
-    if not (_checks.concrete(d) and bool(xp.all(xp.isfinite(d)))):
-        d_err = xp.where(xp.isfinite(d), d_err, 0.0)
-    # x1 - x2 = d + d_err exactly: margin - y d cancels exactly where u is near 0
-    u = (margin - y * d) - y * d_err
-    loss = xp.maximum(u, 0.0)
-    # the slope of max(u, 0) as a 0/1 array: a product, not a select, in backward
-    return _reduction.reduce(xp, loss, reduction), (y, d, xp.astype(u >= 0.0, u.dtype))
+
+    def elements(x1, x2, y):
+        d, d_err = two_diff(xp, x1, x2)
+        # two_sum's error, 0 where x1 - x2 overflows; the select (as costly as ten
+        # multiplications in NumPy) only where that is possible.
+        if not (_checks.concrete(d) and bool(xp.all(xp.isfinite(d)))):
+            d_err = xp.where(xp.isfinite(d), d_err, 0.0)
+        # x1 - x2 = d + d_err exactly: margin - y d cancels exactly where u is near 0
+        u = (margin - y * d) - y * d_err
+        return xp.maximum(u, 0.0), d, u >= 0.0
+
+    loss, d, active = map_elementwise(xp, elements, (x1, x2, y), like=x1)
+    # the slope of max(u, 0) as booleans (a quarter of a float array), multiplied in backward
+    return _reduction.reduce(xp, loss, reduction), (y, d, active)
 
 
 def _margin_ranking_bwd(xp, res, g, needs, reduction, margin):
     y, d, active = res
     scale = _reduction.scale(xp, g, reduction, size=_array.size(d))
-    gy_s = y * active
-    gy_s = _reduction.apply_scale(gy_s, scale)
-    return (
-        -gy_s if needs[0] else None,
-        gy_s if needs[1] else None,
-        # no inf * 0 where x1 - x2 overflows
-        xp.where(active > 0.0, -d * (scale * active), 0.0) if needs[2] else None,
-    )
+
+    def grads(y, d, active, scale):
+        on = xp.astype(active, d.dtype)  # a product, not a select
+        gy_s = _reduction.apply_scale(y * on, scale)
+        out = []
+        if needs[0]:
+            out.append(-gy_s)
+        if needs[1]:
+            out.append(gy_s)
+        if needs[2]:
+            out.append(xp.where(active, -d * (scale * on), 0.0))  # no inf * 0 where x1 - x2 overflows
+        return tuple(out)
+
+    out = list(map_elementwise(xp, grads, (y, d, active, scale), like=d))
+    return tuple(out.pop(0) if need else None for need in needs)
 
 
 margin_ranking = Op("MarginRankingLossBackward0", _margin_ranking_fwd, _margin_ranking_bwd, (0, 1, 2))
