@@ -54,6 +54,7 @@ from .. import _array, _checks, _reduction
 from ._compensated import two_diff, two_sum
 from .._blocks import map_elementwise
 from ._op import Op
+from .binary import logits_slope
 from .embedding import _dot
 
 # --- pointwise: margin ranking, hinge embedding, soft margin -----------------------------------
@@ -208,21 +209,7 @@ def _multilabel_soft_bwd(xp, res, g, needs, reduction):
 def _multilabel_soft_grads(xp, needs, x, y, scale):
     grads = []
     if needs[0]:
-        # (1 - y) sigmoid(x) - y sigmoid(-x), as binary._bce_logits_bwd: the sigmoids are
-        # E1 / (1 + E1 E2) and E2 / (1 + E1 E2) with E1 = exp(min(x, 0)), E2 = exp(-max(x, 0)).
-        s_neg = xp.maximum(x, 0.0)
-        s_neg *= -1.0
-        s_neg = xp.exp(s_neg)
-        gx = xp.exp(xp.minimum(x, 0.0))
-        den = gx * s_neg
-        den += 1.0
-        gx /= den
-        s_neg /= den
-        del den
-        gx *= 1.0 - y
-        s_neg *= y
-        gx -= s_neg
-        del s_neg
+        gx = logits_slope(xp, x, y)  # (1 - y) sigmoid(x) - y sigmoid(-x)
         grads.append(_reduction.apply_scale(gx, scale))
     if needs[1]:
         grads.append(-scale * x)
