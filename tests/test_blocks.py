@@ -137,18 +137,6 @@ def _elementwise_cases(rng, dtype):
     yield "bce_logits-row-weight", F.binary_cross_entropy_with_logits, (x, b), {"weight": row_w, "reduction": "sum"}
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_elementwise_losses_on_row_blocks_equal_the_whole_array(dtype, tiny_blocks, monkeypatch):
-    cases = list(_elementwise_cases(np.random.default_rng(3), dtype))
-    blocked = {name: _values_and_grads(fn, arrays, kw) for name, fn, arrays, kw in cases}
-    _whole(monkeypatch)
-    for name, fn, arrays, kw in cases:
-        whole = _values_and_grads(fn, arrays, kw)
-        # ('mean' and 'sum' too: the elements are assembled first and reduced as a whole)
-        for b, w in zip(blocked[name], whole):
-            np.testing.assert_array_equal(b, w, err_msg=name)
-
-
 def _margin_cases(rng, dtype):
     x = (3 * rng.standard_normal((41, 6))).astype(dtype)
     s = np.where(rng.random((41, 6)) < 0.5, -1.0, 1.0).astype(dtype)
@@ -163,11 +151,13 @@ def _margin_cases(rng, dtype):
         yield f"margin_ranking-{reduction}", F.margin_ranking_loss, (x1, x2, y), {"reduction": reduction, "margin": 0.5}
 
 
+@pytest.mark.parametrize("cases", [_elementwise_cases, _margin_cases], ids=["elementwise", "margin"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_margin_losses_on_row_blocks_equal_the_whole_array(dtype, tiny_blocks, monkeypatch):
-    cases = list(_margin_cases(np.random.default_rng(4), dtype))
+def test_losses_on_row_blocks_equal_the_whole_array_every_option(cases, dtype, tiny_blocks, monkeypatch):
+    cases = list(cases(np.random.default_rng(3), dtype))
     blocked = {name: _values_and_grads(fn, arrays, kw) for name, fn, arrays, kw in cases}
     _whole(monkeypatch)
     for name, fn, arrays, kw in cases:
+        # ('mean' and 'sum' too: the elements are assembled first and reduced as a whole)
         for b, w in zip(blocked[name], _values_and_grads(fn, arrays, kw)):
             np.testing.assert_array_equal(b, w, err_msg=name)
